@@ -1,0 +1,92 @@
+# Freightnet — one plain Makefile.
+#
+#   make                      build bin/freightd and bin/freight
+#   make test                 unit tests (cmocka) and end-to-end tests (Python)
+#   make SANITIZER=address    (or undefined) instrumented build in build/address/...
+#   make bench                the benchmark programs (see docs/benchmarks.md)
+#   make demo                 the README's run command: demo data + server
+#   make deps                 install the Debian packages the build needs
+
+CC       ?= cc
+SANITIZER ?=
+PKGS     := libmicrohttpd jansson libsodium libzstd
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+               -Wstrict-prototypes -Wmissing-prototypes -pthread -Isrc
+OPT      ?= -O2 -g
+
+ifeq ($(SANITIZER),)
+  BUILD := build/release
+  BIN   := bin
+  SANFLAGS :=
+else
+  BUILD := build/$(SANITIZER)
+  BIN   := build/$(SANITIZER)/bin
+  SANFLAGS := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS   := $(CFLAGS_BASE) $(OPT) $(SANFLAGS) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS  := -pthread $(SANFLAGS)
+LDLIBS   := $(PKG_LIBS) -lm
+
+# Library code: every .c under src/ except the two programs' mains.
+LIB_SRC  := $(sort $(wildcard src/common/*.c src/store/*.c src/core/*.c src/auth/*.c src/http/*.c src/api/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+D_SRC    := $(wildcard src/freightd/*.c)
+CLI_SRC  := $(wildcard src/freight/*.c)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BIN)/%)
+
+.PHONY: all test unit e2e bench deps demo clean check-deps
+all: check-deps $(BIN)/freightd $(BIN)/freight
+
+check-deps:
+	@pkg-config --exists $(PKGS) cmocka || { echo "missing build dependencies: run 'scripts/deps.sh' (or 'make deps')" >&2; exit 1; }
+
+deps:
+	scripts/deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "CC $<"; $(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libfreight.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/freightd: $(D_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libfreight.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/freight: $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libfreight.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfreight.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libfreight.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+$(BIN)/bench_%: bench/bench_%.c $(BUILD)/libfreight.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libfreight.a $(LDFLAGS) $(LDLIBS)
+
+unit: check-deps $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+e2e: all
+	FREIGHTD_BIN=$(abspath $(BIN)/freightd) FREIGHT_BIN=$(abspath $(BIN)/freight) python3 tests/e2e/run.py
+
+test: unit e2e
+
+bench: all $(BENCH_BIN)
+
+demo: all
+	scripts/demo.sh
+
+clean:
+	rm -rf build bin
+
+-include $(LIB_OBJ:.o=.d) $(D_SRC:%.c=$(BUILD)/%.d) $(CLI_SRC:%.c=$(BUILD)/%.d)

@@ -1,0 +1,151 @@
+/*
+ * api_int.h — what the API's handler files share: the call context, the
+ * route table's shape, reply helpers and the JSON validators.
+ */
+#ifndef FN_API_INT_H
+#define FN_API_INT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "api/api.h"
+#include "api/metrics.h"
+#include "api/ratelimit.h"
+#include "auth/token.h"
+#include "core/engine.h"
+
+struct fn_api {
+    fn_engine *engine;
+    fn_api_config cfg;
+    fn_http *http;
+    fn_metrics *metrics;
+    fn_ratelimit *rl;
+};
+
+/* One request in flight. */
+typedef struct fn_call {
+    fn_api *api;
+    const fn_http_req *req;
+    fn_http_resp *resp;
+    uint64_t who;        /* the caller's principal (role 0 when anonymous) */
+    uint64_t id;         /* the {id} in the path, when the route has one */
+    json_t *body;        /* the parsed body, for routes that take one */
+    int route;           /* index in the route table, for metrics */
+    int replied;         /* 1 once a reply was written */
+} fn_call;
+
+static inline int fn_call_role(const fn_call *c) { return fn_principal_role(c->who); }
+static inline uint64_t fn_call_member(const fn_call *c) { return fn_principal_id(c->who); }
+
+/* Role bits for the route table. */
+#define R_ADMIN (1u << FN_ROLE_ADMIN)
+#define R_COMPANY (1u << FN_ROLE_COMPANY)
+#define R_DRIVER (1u << FN_ROLE_DRIVER)
+#define R_GATEWAY (1u << FN_ROLE_GATEWAY)
+#define R_MEMBER (R_ADMIN | R_COMPANY | R_DRIVER | R_GATEWAY)
+#define R_PUBLIC 0u
+
+typedef void (*fn_route_fn)(fn_call *c);
+
+typedef struct fn_route {
+    const char *method;
+    const char *pattern;   /* segments; "{id}" matches a positive integer */
+    fn_route_fn fn;
+    unsigned roles;        /* who may call it; R_PUBLIC = anyone, no token needed */
+    int body;              /* 1: a JSON object body is required */
+    const char *name;      /* metrics label */
+} fn_route;
+
+extern const fn_route fn_routes[];
+extern const int fn_route_count;
+
+/* ---- replies ---- */
+
+/* Sends obj (reference stolen) as JSON with the given status. */
+void fn_reply(fn_call *c, int status, json_t *obj);
+/* Sends an empty 204. */
+void fn_reply_empty(fn_call *c);
+/* Sends the error body for err with a message (printf) and the field at fault. */
+void fn_reply_error(fn_call *c, int err, const char *field, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Sends an engine failure. */
+void fn_reply_result(fn_call *c, const fn_result *res);
+/* Reply with an error and leave the (void) handler. */
+#define RETURN_ERROR(...)            \
+    do {                             \
+        fn_reply_error(__VA_ARGS__); \
+        return;                      \
+    } while (0)
+#define RETURN_RESULT(c, res)        \
+    do {                             \
+        fn_reply_result(c, res);     \
+        return;                      \
+    } while (0)
+
+/* ---- validation: each returns 0, or -1 after replying 400/422 ---- */
+
+/* Field paths: "prefix.key" or "key". */
+typedef struct fn_field {
+    char path[96];
+} fn_field;
+const char *fn_field_path(fn_field *f, const char *prefix, const char *key);
+
+/* A string of min..max Unicode characters with no control characters;
+ * *out is NULL when absent and optional. */
+int fn_jv_string(fn_call *c, json_t *obj, const char *prefix, const char *key, int required, size_t min_chars,
+                 size_t max_chars, const char **out);
+/* A finite number in [min, max]; *present (may be NULL) says if it was there. */
+int fn_jv_number(fn_call *c, json_t *obj, const char *prefix, const char *key, int required, double min, double max,
+                 double *out, int *present);
+/* An integer in [min, max]. */
+int fn_jv_int(fn_call *c, json_t *obj, const char *prefix, const char *key, int required, int64_t min, int64_t max,
+              int64_t *out, int *present);
+/* An object member (NULL when absent and optional). */
+int fn_jv_object(fn_call *c, json_t *obj, const char *prefix, const char *key, int required, json_t **out);
+/* {lat, lon} inside obj under prefix: ranges, then the service area (422). */
+int fn_jv_latlon(fn_call *c, json_t *obj, const char *prefix, double *lat, double *lon);
+/* Money in yuan with at most 2 decimals, > 0, into fen. */
+int fn_jv_money(fn_call *c, json_t *obj, const char *prefix, const char *key, int64_t *fen);
+/* Parses an unsigned decimal query/path integer; returns 0 or -1. */
+int fn_parse_u64(const char *s, uint64_t *out);
+/* Query parameter helpers: reply 400 naming the parameter on bad input. */
+int fn_q_double(fn_call *c, const char *name, double dflt, double min, double max, double *out);
+int fn_q_size(fn_call *c, const char *name, size_t dflt, size_t min, size_t max, size_t *out);
+/* Parses "lat,lon" (the near= parameter), checking ranges. */
+int fn_q_near(fn_call *c, double *lat, double *lon);
+
+/* ---- JSON views of the model (visibility decided by the caller) ---- */
+json_t *fn_json_company(const fn_company *co);
+json_t *fn_json_truck(const fn_driver *d);
+json_t *fn_json_driver(const fn_driver *d, int64_t now_s);
+json_t *fn_json_load(const fn_state *s, const fn_load *l, int full, int64_t now_s);
+json_t *fn_json_booking(const fn_booking *b);
+json_t *fn_json_place(const fn_place *p);
+json_t *fn_json_money(int64_t fen);
+
+/* ---- handlers ---- */
+void fn_h_company_create(fn_call *c);
+void fn_h_company_get(fn_call *c);
+void fn_h_driver_create(fn_call *c);
+void fn_h_driver_get(fn_call *c);
+void fn_h_driver_status(fn_call *c);
+void fn_h_gateway_create(fn_call *c);
+void fn_h_position_put(fn_call *c);
+void fn_h_positions_post(fn_call *c);
+void fn_h_load_create(fn_call *c);
+void fn_h_load_get(fn_call *c);
+void fn_h_load_cancel(fn_call *c);
+void fn_h_loads_near(fn_call *c);
+void fn_h_trucks_near(fn_call *c);
+void fn_h_book(fn_call *c);
+void fn_h_booking_get(fn_call *c);
+void fn_h_pickup(fn_call *c);
+void fn_h_deliver(fn_call *c);
+void fn_h_booking_cancel(fn_call *c);
+void fn_h_rating(fn_call *c);
+void fn_h_healthz(fn_call *c);
+void fn_h_metrics(fn_call *c);
+void fn_h_root(fn_call *c);
+void fn_h_admin_snapshot(fn_call *c);
+void fn_h_not_yet(fn_call *c);
+
+#endif

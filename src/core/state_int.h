@@ -1,0 +1,65 @@
+/*
+ * state_int.h — the state's insides, shared by state.c (tables and reads),
+ * apply.c (log records) and state_snap.c (snapshots).  Nothing outside
+ * src/core includes it.
+ */
+#ifndef FN_STATE_INT_H
+#define FN_STATE_INT_H
+
+#include "core/state.h"
+
+/* A table of fixed-size elements in chunks of 2^16, so growth never moves
+ * an element (pointers handed out stay valid). */
+#define FN_TABLE_CHUNK_SHIFT 16
+#define FN_TABLE_CHUNK (1u << FN_TABLE_CHUNK_SHIFT)
+
+typedef struct fn_table {
+    uint8_t **chunks;
+    size_t nchunks;
+    size_t chunks_cap;
+    uint64_t count;   /* elements in use: ids 1..count */
+    size_t elem;      /* element size in bytes */
+} fn_table;
+
+static inline void *fn__table_at(const fn_table *t, uint64_t id)
+{
+    uint64_t i;
+    if (id == 0 || id > t->count)
+        return NULL;
+    i = id - 1;
+    return t->chunks[i >> FN_TABLE_CHUNK_SHIFT] + (i & (FN_TABLE_CHUNK - 1)) * t->elem;
+}
+/* Appends a zeroed element and returns it; its id is the new count. */
+void *fn__table_push(fn_table *t);
+void fn__table_free(fn_table *t);
+
+/* Bump-allocated immutable strings, 1 MiB blocks. */
+typedef struct fn_arena {
+    uint8_t **blocks;
+    size_t nblocks, blocks_cap;
+    size_t used;      /* bytes used in the last block */
+    size_t bytes;     /* total bytes allocated */
+} fn_arena;
+
+const char *fn__arena_str(fn_arena *a, const char *s, size_t n);
+
+struct fn_state {
+    fn_state_config cfg;
+    fn_table companies, drivers, gateways, loads, bookings;
+    fn_arena arena;
+    fn_tokens *tokens;
+    fn_grid *trucks;  /* drivers that are available and have a position, by driver id - 1 */
+    fn_grid *open_loads; /* open loads by pickup point, by load id - 1 */
+    fn_state_counts counts;
+};
+
+static inline fn_company *fn__company(fn_state *s, uint64_t id) { return fn__table_at(&s->companies, id); }
+static inline fn_driver *fn__driver(fn_state *s, uint64_t id) { return fn__table_at(&s->drivers, id); }
+static inline fn_load *fn__load(fn_state *s, uint64_t id) { return fn__table_at(&s->loads, id); }
+static inline fn_booking *fn__booking(fn_state *s, uint64_t id) { return fn__table_at(&s->bookings, id); }
+
+/* Keeps a driver's membership of the truck grid in line with its status and
+ * position: in the grid iff available and positioned. */
+void fn__state_index_driver(fn_state *s, fn_driver *d);
+
+#endif
