@@ -123,18 +123,31 @@ static void insert(slot *slots, size_t cap, const uint8_t *hash, uint64_t princi
     (*count)++;
 }
 
+static void resize(fn_tokens *t, size_t ncap)
+{
+    size_t n = 0;
+    slot *ns = fn_xcalloc(ncap, sizeof(slot));
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->slots[i].principal)
+            insert(ns, ncap, t->slots[i].hash, t->slots[i].principal, &n);
+    free(t->slots);
+    t->slots = ns;
+    t->cap = ncap;
+}
+
+void fn_tokens_reserve(fn_tokens *t, size_t n)
+{
+    size_t ncap = t->cap;
+    while (n * 4 > ncap * 3)
+        ncap *= 2;
+    if (ncap != t->cap)
+        resize(t, ncap);
+}
+
 void fn_tokens_put(fn_tokens *t, const uint8_t hash[FN_TOKEN_HASH_BYTES], uint64_t principal)
 {
-    if ((t->count + 1) * 4 > t->cap * 3) {
-        size_t ncap = t->cap * 2, n = 0;
-        slot *ns = fn_xcalloc(ncap, sizeof(slot));
-        for (size_t i = 0; i < t->cap; i++)
-            if (t->slots[i].principal)
-                insert(ns, ncap, t->slots[i].hash, t->slots[i].principal, &n);
-        free(t->slots);
-        t->slots = ns;
-        t->cap = ncap;
-    }
+    if ((t->count + 1) * 4 > t->cap * 3)
+        resize(t, t->cap * 2);
     insert(t->slots, t->cap, hash, principal, &t->count);
 }
 

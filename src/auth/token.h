@@ -48,6 +48,10 @@ void fn_token_hash(const uint8_t key[FN_TOKEN_KEY_BYTES], const char *token, uin
 typedef struct fn_tokens fn_tokens;
 fn_tokens *fn_tokens_new(void);
 void fn_tokens_free(fn_tokens *t);
+/* Grows the table to hold n tokens without further growth.  Loading a
+ * snapshot calls it first: re-inserting hashes in table order into a small
+ * table that keeps doubling would pile them into long probe runs. */
+void fn_tokens_reserve(fn_tokens *t, size_t n);
 /* Adds or replaces a hash's principal. */
 void fn_tokens_put(fn_tokens *t, const uint8_t hash[FN_TOKEN_HASH_BYTES], uint64_t principal);
 /* Looks a hash up; returns 1 and sets *principal when found, else 0. */

@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "fn.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,9 +170,9 @@ size_t fn_rd_str(fn_rd *r, char *out, size_t outsz)
 }
 
 /* Table-driven CRC-32C, reflected polynomial 0x82F63B78, eight bytes at a
- * time (slicing-by-8); the table is built once on first use. */
+ * time (slicing-by-8); the table is built once, on first use. */
 static uint32_t crc_tab[8][256];
-static int crc_ready;
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 static void crc_init(void)
 {
@@ -184,14 +185,12 @@ static void crc_init(void)
     for (uint32_t i = 0; i < 256; i++)
         for (int t = 1; t < 8; t++)
             crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
-    __atomic_store_n(&crc_ready, 1, __ATOMIC_RELEASE);
 }
 
 uint32_t fn_crc32c(uint32_t crc, const void *buf, size_t n)
 {
     const uint8_t *p = buf;
-    if (!__atomic_load_n(&crc_ready, __ATOMIC_ACQUIRE))
-        crc_init(); /* idempotent: racing initialisers write identical tables */
+    pthread_once(&crc_once, crc_init);
     crc = ~crc;
     while (n >= 8) {
         uint32_t lo = crc ^ fn_le32_get(p), hi = fn_le32_get(p + 4);

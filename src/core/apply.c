@@ -322,6 +322,7 @@ static int apply_driver_status(fn_state *s, fn_rd *r)
 {
     fn_driver *d = fn__driver(s, fn_rd_u64(r));
     int status = fn_rd_u8(r);
+    (void)fn_rd_i64(r); /* when it changed; kept in the log for audit */
     if (!d || (status != FN_DS_AVAILABLE && status != FN_DS_OFFLINE) || d->status == FN_DS_ON_TRIP)
         return FN_ECORRUPT;
     driver_set_status(s, d, status);
@@ -368,6 +369,7 @@ static int apply_load_cancel(fn_state *s, fn_rd *r)
 {
     fn_load *l = fn__load(s, fn_rd_u64(r));
     fn_company *c;
+    (void)fn_rd_i64(r); /* when; kept in the log for audit */
     if (!l || l->status != FN_LS_OPEN)
         return FN_ECORRUPT;
     load_set_status(s, l, FN_LS_CANCELLED);
@@ -474,6 +476,7 @@ static int apply_rating(fn_state *s, fn_rd *r)
     int by = fn_rd_u8(r);
     int stars = fn_rd_u8(r);
     const char *comment = rd_str(s, r);
+    (void)fn_rd_i64(r); /* when; kept in the log for audit */
     if (!b || b->status != FN_BS_DELIVERED || stars < 1 || stars > 5)
         return FN_ECORRUPT;
     if (by == FN_ROLE_COMPANY && !b->company_stars) {

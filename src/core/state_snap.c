@@ -382,6 +382,7 @@ int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
         k->deadhead_km = fn_rd_f64(r);
         k->loaded_km = fn_rd_f64(r);
     }
+    fn_tokens_reserve(s->tokens, heads[5]);
     for (uint64_t i = 0; i < heads[5]; i++) {
         const uint8_t *hash;
         if (next_entity(&rr) || fn_rd_bytes(r, &hash, FN_TOKEN_HASH_BYTES) != 0)

@@ -2,6 +2,7 @@
  * main.c — the freight command-line tool.  Subcommands are one table.
  */
 #include "common/fn.h"
+#include "freight/cmds.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +22,7 @@ static int cmd_version(int argc, char **argv)
 }
 
 static const cmd cmds[] = {
+    {"bulkload", fn_cmd_bulkload, "build a synthetic national state into an empty data dir (demo, benchmarks)"},
     {"version", cmd_version, "print the version"},
 };
 

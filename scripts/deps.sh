@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Freightnet needs to build, test and run.
+# Called by both README commands (make demo, make check); safe to run again.
+# As root it uses apt-get; otherwise it says what to install.
+set -euo pipefail
+
+# Build and run: compiler, make, pkg-config and the libraries (docs/dependencies.md).
+pkgs=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libsodium-dev libzstd-dev
+      libcmocka-dev python3 curl)
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "freightnet: missing Debian packages: ${missing[*]}" >&2
+    echo "freightnet: install them with: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi
+echo "freightnet: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

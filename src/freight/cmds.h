@@ -1,0 +1,10 @@
+/*
+ * cmds.h — the freight tool's subcommands; each takes argc/argv starting at
+ * its own name and returns the exit status.
+ */
+#ifndef FN_CMDS_H
+#define FN_CMDS_H
+
+int fn_cmd_bulkload(int argc, char **argv);
+
+#endif
