@@ -1,10 +1,11 @@
 # Freightnet — one plain Makefile.
 #
+#   make demo                 README command 1: install deps, build, serve the demo state
+#   make check                README command 2: install deps, build, run every test
 #   make                      build bin/freightd and bin/freight
 #   make test                 unit tests (cmocka) and end-to-end tests (Python)
 #   make SANITIZER=address    (or undefined) instrumented build in build/address/...
 #   make bench                the benchmark programs (see docs/benchmarks.md)
-#   make demo                 the README's run command: demo data + server
 #   make deps                 install the Debian packages the build needs
 
 CC       ?= cc
@@ -40,7 +41,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BIN)/%)
 
-.PHONY: all test unit e2e bench deps demo clean check-deps
+.PHONY: all test unit e2e bench deps demo check sanitize clean check-deps
 all: check-deps $(BIN)/freightd $(BIN)/freight
 
 check-deps:
@@ -83,8 +84,21 @@ test: unit e2e
 
 bench: all $(BENCH_BIN)
 
-demo: all
+demo:
+	scripts/deps.sh
+	$(MAKE) all
 	scripts/demo.sh
+
+# Every test: release unit + end-to-end, then the unit tests under ASan and UBSan.
+check:
+	scripts/deps.sh
+	$(MAKE) all
+	$(MAKE) test
+	$(MAKE) sanitize
+
+sanitize:
+	$(MAKE) SANITIZER=address unit
+	$(MAKE) SANITIZER=undefined unit
 
 clean:
 	rm -rf build bin

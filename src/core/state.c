@@ -8,17 +8,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void add_chunk(fn_table *t)
+{
+    if (t->nchunks == t->chunks_cap) {
+        t->chunks_cap = t->chunks_cap ? t->chunks_cap * 2 : 16;
+        t->chunks = fn_xrealloc(t->chunks, t->chunks_cap * sizeof(*t->chunks));
+    }
+    t->chunks[t->nchunks++] = fn_xcalloc(FN_TABLE_CHUNK, t->elem);
+}
+
+void fn__table_reserve(fn_table *t, uint64_t n)
+{
+    while ((uint64_t)t->nchunks * FN_TABLE_CHUNK < n)
+        add_chunk(t);
+}
+
 void *fn__table_push(fn_table *t)
 {
     uint64_t i = t->count;
     size_t c = (size_t)(i >> FN_TABLE_CHUNK_SHIFT);
-    if (c >= t->nchunks) {
-        if (t->nchunks == t->chunks_cap) {
-            t->chunks_cap = t->chunks_cap ? t->chunks_cap * 2 : 16;
-            t->chunks = fn_xrealloc(t->chunks, t->chunks_cap * sizeof(*t->chunks));
-        }
-        t->chunks[t->nchunks++] = fn_xcalloc(FN_TABLE_CHUNK, t->elem);
-    }
+    if (c >= t->nchunks)
+        add_chunk(t);
     t->count++;
     return t->chunks[c] + (i & (FN_TABLE_CHUNK - 1)) * t->elem;
 }

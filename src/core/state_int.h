@@ -29,6 +29,8 @@ static inline void *fn__table_at(const fn_table *t, uint64_t id)
     i = id - 1;
     return t->chunks[i >> FN_TABLE_CHUNK_SHIFT] + (i & (FN_TABLE_CHUNK - 1)) * t->elem;
 }
+/* Allocates (without touching) the chunks for n elements in all. */
+void fn__table_reserve(fn_table *t, uint64_t n);
 /* Appends a zeroed element and returns it; its id is the new count. */
 void *fn__table_push(fn_table *t);
 void fn__table_free(fn_table *t);

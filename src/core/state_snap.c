@@ -42,8 +42,10 @@
 #include "core/state_int.h"
 #include "store/snapfile.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define BLOCK_BYTES (1u << 20)
 
@@ -194,47 +196,145 @@ int fn_state_snap_save(const fn_state *s, struct fn_snapw *w)
     return wr.err;
 }
 
+/*
+ * Loading runs on three threads so that restart of a national state fits in
+ * its budget on two cores: a producer decompresses blocks into a small ring
+ * of buffers, a prefaulter asks the kernel for the tables' pages ahead of
+ * use (MADV_POPULATE_WRITE: page zeroing is the largest cost of a restart
+ * and does not change their contents, so it can run beside the writer), and
+ * this thread decodes.
+ */
+#define RING 8
+
+typedef struct ring_slot {
+    fn_buf buf;
+    uint32_t len;        /* 0 marks the end of the stream */
+} ring_slot;
+
 typedef struct reader {
     struct fn_snapr *r;
-    fn_buf block;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    ring_slot slots[RING];
+    uint64_t produced, consumed; /* slots filled / taken, ever */
+    int prod_err;                /* the producer hit a bad or short stream */
+    int stop;                    /* the consumer gave up */
+    ring_slot *cur;              /* the slot being decoded */
     fn_rd rd;
     int err;
     int ended;
 } reader;
 
-/* Makes sure the current block has bytes left, reading the next block when
+static void *producer_main(void *arg)
+{
+    reader *rr = arg;
+    for (;;) {
+        uint8_t lenb[4];
+        uint32_t n;
+        ring_slot *sl;
+        int bad = 0;
+        pthread_mutex_lock(&rr->mu);
+        while (rr->produced - rr->consumed >= RING - 1 && !rr->stop)
+            pthread_cond_wait(&rr->cv, &rr->mu);
+        if (rr->stop) {
+            pthread_mutex_unlock(&rr->mu);
+            return NULL;
+        }
+        sl = &rr->slots[rr->produced % RING];
+        pthread_mutex_unlock(&rr->mu);
+        /* The slot is ours until produced is bumped. */
+        if (fn_snapr_read(rr->r, lenb, 4) != 0)
+            bad = 1;
+        n = bad ? 0 : fn_le32_get(lenb);
+        if (!bad && n > 64u * BLOCK_BYTES)
+            bad = 1;
+        if (!bad && n) {
+            fn_buf_reset(&sl->buf);
+            if (fn_buf_reserve(&sl->buf, n) != 0 || fn_snapr_read(rr->r, sl->buf.data, n) != 0)
+                bad = 1;
+        }
+        sl->len = bad ? 0 : n;
+        pthread_mutex_lock(&rr->mu);
+        if (bad)
+            rr->prod_err = 1;
+        rr->produced++;
+        pthread_cond_broadcast(&rr->cv);
+        pthread_mutex_unlock(&rr->mu);
+        if (bad || n == 0)
+            return NULL;
+    }
+}
+
+/* Makes sure the current block has bytes left, taking the next block when
  * it is used up.  Returns 0, or -1 at the end of the stream or on error. */
 static int next_entity(reader *rr)
 {
-    uint8_t len[4];
-    uint32_t n;
+    ring_slot *sl;
     if (rr->err || rr->rd.err) {
         rr->err = 1;
         return -1;
     }
     if (rr->rd.off < rr->rd.len)
         return 0;
-    if (rr->ended || fn_snapr_read(rr->r, len, 4) != 0) {
+    if (rr->ended) {
         rr->err = 1;
         return -1;
     }
-    n = fn_le32_get(len);
-    if (n == 0) {
-        rr->ended = 1;
+    pthread_mutex_lock(&rr->mu);
+    if (rr->cur) {
+        rr->consumed++; /* hand the finished slot back */
+        rr->cur = NULL;
+        pthread_cond_broadcast(&rr->cv);
+    }
+    while (rr->produced == rr->consumed)
+        pthread_cond_wait(&rr->cv, &rr->mu);
+    sl = &rr->slots[rr->consumed % RING];
+    if (sl->len == 0) {
+        if (rr->prod_err)
+            rr->err = 1;
+        else
+            rr->ended = 1;
+        pthread_mutex_unlock(&rr->mu);
         return -1;
     }
-    if (n > 64u * BLOCK_BYTES) {
-        rr->err = 1;
-        return -1;
-    }
-    fn_buf_reset(&rr->block);
-    if (fn_buf_reserve(&rr->block, n) != 0 || fn_snapr_read(rr->r, rr->block.data, n) != 0) {
-        rr->err = 1;
-        return -1;
-    }
-    rr->block.len = n;
-    fn_rd_init(&rr->rd, rr->block.data, n);
+    rr->cur = sl;
+    pthread_mutex_unlock(&rr->mu);
+    fn_rd_init(&rr->rd, sl->buf.data, sl->len);
     return 0;
+}
+
+typedef struct prefault {
+    void **ptr;
+    size_t *len;
+    size_t n;
+} prefault;
+
+static void *prefault_main(void *arg)
+{
+    prefault *pf = arg;
+    for (size_t i = 0; i < pf->n; i++)
+        madvise(pf->ptr[i], pf->len[i], MADV_POPULATE_WRITE); /* best effort: older kernels say EINVAL */
+    return NULL;
+}
+
+static void prefault_add(prefault *pf, void *p, size_t len)
+{
+    uintptr_t a = (uintptr_t)p, page = 4096;
+    uintptr_t start = (a + page - 1) & ~(page - 1), stop = (a + len) & ~(page - 1);
+    if (stop <= start)
+        return;
+    pf->ptr = fn_xrealloc(pf->ptr, (pf->n + 1) * sizeof(void *));
+    pf->len = fn_xrealloc(pf->len, (pf->n + 1) * sizeof(size_t));
+    pf->ptr[pf->n] = (void *)start;
+    pf->len[pf->n] = stop - start;
+    pf->n++;
+}
+
+static void prefault_table(prefault *pf, fn_table *t, uint64_t n)
+{
+    fn__table_reserve(t, n);
+    for (size_t i = 0; i < t->nchunks; i++)
+        prefault_add(pf, t->chunks[i], (size_t)FN_TABLE_CHUNK * t->elem);
 }
 
 static const char *rd_str(fn_state *s, fn_rd *r)
@@ -257,19 +357,39 @@ static void rd_place(fn_state *s, fn_rd *r, fn_place *p)
 int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
 {
     reader rr;
+    prefault pf = {NULL, NULL, 0};
+    pthread_t prod, pref;
+    int prod_started = 0, pref_started = 0, rc = FN_ECORRUPT;
     fn_rd *r = &rr.rd;
     uint8_t head[8 + 4 + 8 * 8];
     uint64_t heads[8];
 
     memset(&rr, 0, sizeof(rr));
     rr.r = snap;
-    fn_buf_init(&rr.block, 0);
+    pthread_mutex_init(&rr.mu, NULL);
+    pthread_cond_init(&rr.cv, NULL);
+    for (int i = 0; i < RING; i++)
+        fn_buf_init(&rr.slots[i].buf, 0);
     if (fn_snapr_read(snap, head, sizeof(head)) != 0 || memcmp(head, "FNSTATE1", 8) != 0 || fn_le32_get(head + 8) != 1)
-        goto corrupt;
+        goto out;
     for (int i = 0; i < 8; i++)
         heads[i] = fn_le64_get(head + 12 + 8 * i);
     if (s->companies.count || s->drivers.count || s->loads.count)
-        goto corrupt; /* loading into a used state is a caller bug */
+        goto out; /* loading into a used state is a caller bug */
+    /* Counts beyond any real state mean a damaged header: refuse before allocating. */
+    for (int i = 0; i < 6; i++)
+        if (heads[i] > (1ull << 32))
+            goto out;
+    prefault_table(&pf, &s->companies, heads[0]);
+    prefault_table(&pf, &s->drivers, heads[1]);
+    prefault_table(&pf, &s->loads, heads[3]);
+    prefault_table(&pf, &s->bookings, heads[4]);
+    fn_tokens_reserve(s->tokens, heads[5]);
+    if (pthread_create(&pref, NULL, prefault_main, &pf) == 0)
+        pref_started = 1;
+    if (pthread_create(&prod, NULL, producer_main, &rr) != 0)
+        goto out;
+    prod_started = 1;
 
     for (uint64_t id = 1; id <= heads[0]; id++) {
         fn_company *c;
@@ -382,7 +502,6 @@ int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
         k->deadhead_km = fn_rd_f64(r);
         k->loaded_km = fn_rd_f64(r);
     }
-    fn_tokens_reserve(s->tokens, heads[5]);
     for (uint64_t i = 0; i < heads[5]; i++) {
         const uint8_t *hash;
         if (next_entity(&rr) || fn_rd_bytes(r, &hash, FN_TOKEN_HASH_BYTES) != 0)
@@ -399,9 +518,25 @@ int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
     s->counts.bookings = heads[4];
     s->counts.positions_applied = heads[6];
     s->counts.positions_stale = heads[7];
-    fn_buf_free(&rr.block);
-    return 0;
+    rc = 0;
+out:
+    if (prod_started) {
+        pthread_mutex_lock(&rr.mu);
+        rr.stop = 1;
+        pthread_cond_broadcast(&rr.cv);
+        pthread_mutex_unlock(&rr.mu);
+        pthread_join(prod, NULL);
+    }
+    if (pref_started)
+        pthread_join(pref, NULL);
+    for (int i = 0; i < RING; i++)
+        fn_buf_free(&rr.slots[i].buf);
+    pthread_mutex_destroy(&rr.mu);
+    pthread_cond_destroy(&rr.cv);
+    free(pf.ptr);
+    free(pf.len);
+    return rc;
 corrupt:
-    fn_buf_free(&rr.block);
-    return FN_ECORRUPT;
+    rc = FN_ECORRUPT;
+    goto out;
 }
