@@ -3,7 +3,10 @@
  * delivery, cancellation, and one rating from each side.
  *
  * Bookings are private to their two parties (and the admin): anyone else
- * gets 404 whether or not the booking exists.
+ * gets 404 whether or not the booking exists.  While a trip is active, its
+ * booking carries the truck's exact position (the location-privacy rule:
+ * the owner of the booked load sees it, nobody else but the driver and the
+ * admin).
  */
 #include "api/api_int.h"
 #include "common/fn.h"
@@ -16,8 +19,14 @@ static void reply_booking(fn_call *c, uint64_t id, int status)
     json_t *o = NULL;
     fn_engine_rdlock(c->api->engine);
     b = fn_state_booking(fn_engine_state(c->api->engine), id);
-    if (b && fn_engine_booking_visible(c->who, b))
+    if (b && fn_engine_booking_visible(c->who, b)) {
+        const fn_driver *d = fn_state_driver(fn_engine_state(c->api->engine), b->driver_id);
         o = fn_json_booking(b);
+        /* While the trip is active its two parties see the truck's exact position. */
+        if (d && d->pos_ts && (b->status == FN_BS_BOOKED || b->status == FN_BS_PICKED_UP))
+            json_object_set_new(o, "driver_position", json_pack("{s:f, s:f, s:I}", "lat", d->lat, "lon", d->lon,
+                                                                "ts", (json_int_t)d->pos_ts));
+    }
     fn_engine_rdunlock(c->api->engine);
     if (!o)
         RETURN_ERROR(c, FN_ENOTFOUND, NULL, "no booking %llu of yours", (unsigned long long)id);
