@@ -47,12 +47,19 @@ static inline uint64_t fn_call_member(const fn_call *c) { return fn_principal_id
 
 typedef void (*fn_route_fn)(fn_call *c);
 
+enum { BODY_NONE = 0, BODY_JSON = 1, BODY_RAW = 2 };
+
+/* Parses the request body into c->body (a JSON object), depth-capped.
+ * Returns 0, or -1 after replying 400. */
+int fn_call_parse_body(fn_call *c);
+
 typedef struct fn_route {
     const char *method;
     const char *pattern;   /* segments; "{id}" matches a positive integer */
     fn_route_fn fn;
     unsigned roles;        /* who may call it; R_PUBLIC = anyone, no token needed */
-    int body;              /* 1: a JSON object body is required */
+    int body;              /* BODY_NONE, BODY_JSON (parsed before the handler runs) or
+                              BODY_RAW (JSON; the handler parses it itself) */
     const char *name;      /* metrics label */
 } fn_route;
 

@@ -16,36 +16,36 @@
 
 const fn_route fn_routes[] = {
     /* method  pattern                          handler                roles                           body name */
-    {"GET",    "/healthz",                      fn_h_healthz,          R_PUBLIC,                       0, "healthz"},
-    {"GET",    "/metrics",                      fn_h_metrics,          R_PUBLIC,                       0, "metrics"},
-    {"GET",    "/",                             fn_h_root,             R_PUBLIC,                       0, "dashboard"},
-    {"POST",   "/v1/companies",                 fn_h_company_create,   R_ADMIN,                        1, "companies_create"},
-    {"GET",    "/v1/companies/{id}",            fn_h_company_get,      R_ADMIN | R_COMPANY,            0, "companies_get"},
-    {"POST",   "/v1/drivers",                   fn_h_driver_create,    R_ADMIN,                        1, "drivers_create"},
-    {"GET",    "/v1/drivers/{id}",              fn_h_driver_get,       R_ADMIN | R_DRIVER,             0, "drivers_get"},
-    {"PUT",    "/v1/drivers/{id}/position",     fn_h_position_put,     R_DRIVER | R_GATEWAY,           1, "drivers_position"},
-    {"PUT",    "/v1/drivers/{id}/status",       fn_h_driver_status,    R_DRIVER,                       1, "drivers_status"},
-    {"GET",    "/v1/drivers/{id}/loads",        fn_h_not_yet,          R_DRIVER,                       0, "drivers_loads"},
-    {"POST",   "/v1/gateways",                  fn_h_gateway_create,   R_ADMIN,                        1, "gateways_create"},
-    {"POST",   "/v1/positions",                 fn_h_positions_post,   R_GATEWAY,                      1, "positions"},
-    {"POST",   "/v1/loads",                     fn_h_load_create,      R_COMPANY,                      1, "loads_create"},
-    {"GET",    "/v1/loads",                     fn_h_loads_near,       R_MEMBER,                       0, "loads_near"},
-    {"GET",    "/v1/loads/{id}",                fn_h_load_get,         R_MEMBER,                       0, "loads_get"},
-    {"DELETE", "/v1/loads/{id}",                fn_h_load_cancel,      R_COMPANY,                      0, "loads_cancel"},
-    {"GET",    "/v1/loads/{id}/matches",        fn_h_not_yet,          R_ADMIN | R_COMPANY,            0, "loads_matches"},
-    {"POST",   "/v1/loads/{id}/book",           fn_h_book,             R_DRIVER,                       0, "loads_book"},
-    {"GET",    "/v1/trucks",                    fn_h_trucks_near,      R_ADMIN | R_COMPANY,            0, "trucks_near"},
-    {"GET",    "/v1/bookings/{id}",             fn_h_booking_get,      R_ADMIN | R_COMPANY | R_DRIVER, 0, "bookings_get"},
-    {"POST",   "/v1/bookings/{id}/pickup",      fn_h_pickup,           R_DRIVER,                       0, "bookings_pickup"},
-    {"POST",   "/v1/bookings/{id}/deliver",     fn_h_deliver,          R_DRIVER,                       0, "bookings_deliver"},
-    {"POST",   "/v1/bookings/{id}/cancel",      fn_h_booking_cancel,   R_COMPANY | R_DRIVER,           0, "bookings_cancel"},
-    {"POST",   "/v1/bookings/{id}/rating",      fn_h_rating,           R_COMPANY | R_DRIVER,           1, "bookings_rating"},
-    {"POST",   "/v1/dispatch",                  fn_h_not_yet,          R_ADMIN,                        1, "dispatch"},
-    {"GET",    "/v1/stats/overview",            fn_h_not_yet,          R_MEMBER,                       0, "stats_overview"},
-    {"GET",    "/v1/stats/lanes",               fn_h_not_yet,          R_MEMBER,                       0, "stats_lanes"},
-    {"GET",    "/v1/stats/regions",             fn_h_not_yet,          R_MEMBER,                       0, "stats_regions"},
-    {"GET",    "/v1/opendata/lanes.csv",        fn_h_not_yet,          R_PUBLIC,                       0, "opendata_lanes"},
-    {"POST",   "/v1/admin/snapshot",            fn_h_admin_snapshot,   R_ADMIN,                        0, "admin_snapshot"},
+    {"GET",    "/healthz",                      fn_h_healthz,          R_PUBLIC,                       BODY_NONE, "healthz"},
+    {"GET",    "/metrics",                      fn_h_metrics,          R_PUBLIC,                       BODY_NONE, "metrics"},
+    {"GET",    "/",                             fn_h_root,             R_PUBLIC,                       BODY_NONE, "dashboard"},
+    {"POST",   "/v1/companies",                 fn_h_company_create,   R_ADMIN,                        BODY_JSON, "companies_create"},
+    {"GET",    "/v1/companies/{id}",            fn_h_company_get,      R_ADMIN | R_COMPANY,            BODY_NONE, "companies_get"},
+    {"POST",   "/v1/drivers",                   fn_h_driver_create,    R_ADMIN,                        BODY_JSON, "drivers_create"},
+    {"GET",    "/v1/drivers/{id}",              fn_h_driver_get,       R_ADMIN | R_DRIVER,             BODY_NONE, "drivers_get"},
+    {"PUT",    "/v1/drivers/{id}/position",     fn_h_position_put,     R_DRIVER | R_GATEWAY,           BODY_JSON, "drivers_position"},
+    {"PUT",    "/v1/drivers/{id}/status",       fn_h_driver_status,    R_DRIVER,                       BODY_JSON, "drivers_status"},
+    {"GET",    "/v1/drivers/{id}/loads",        fn_h_not_yet,          R_DRIVER,                       BODY_NONE, "drivers_loads"},
+    {"POST",   "/v1/gateways",                  fn_h_gateway_create,   R_ADMIN,                        BODY_JSON, "gateways_create"},
+    {"POST",   "/v1/positions",                 fn_h_positions_post,   R_GATEWAY,                      BODY_RAW,  "positions"},
+    {"POST",   "/v1/loads",                     fn_h_load_create,      R_COMPANY,                      BODY_JSON, "loads_create"},
+    {"GET",    "/v1/loads",                     fn_h_loads_near,       R_MEMBER,                       BODY_NONE, "loads_near"},
+    {"GET",    "/v1/loads/{id}",                fn_h_load_get,         R_MEMBER,                       BODY_NONE, "loads_get"},
+    {"DELETE", "/v1/loads/{id}",                fn_h_load_cancel,      R_COMPANY,                      BODY_NONE, "loads_cancel"},
+    {"GET",    "/v1/loads/{id}/matches",        fn_h_not_yet,          R_ADMIN | R_COMPANY,            BODY_NONE, "loads_matches"},
+    {"POST",   "/v1/loads/{id}/book",           fn_h_book,             R_DRIVER,                       BODY_NONE, "loads_book"},
+    {"GET",    "/v1/trucks",                    fn_h_trucks_near,      R_ADMIN | R_COMPANY,            BODY_NONE, "trucks_near"},
+    {"GET",    "/v1/bookings/{id}",             fn_h_booking_get,      R_ADMIN | R_COMPANY | R_DRIVER, BODY_NONE, "bookings_get"},
+    {"POST",   "/v1/bookings/{id}/pickup",      fn_h_pickup,           R_DRIVER,                       BODY_NONE, "bookings_pickup"},
+    {"POST",   "/v1/bookings/{id}/deliver",     fn_h_deliver,          R_DRIVER,                       BODY_NONE, "bookings_deliver"},
+    {"POST",   "/v1/bookings/{id}/cancel",      fn_h_booking_cancel,   R_COMPANY | R_DRIVER,           BODY_NONE, "bookings_cancel"},
+    {"POST",   "/v1/bookings/{id}/rating",      fn_h_rating,           R_COMPANY | R_DRIVER,           BODY_JSON, "bookings_rating"},
+    {"POST",   "/v1/dispatch",                  fn_h_not_yet,          R_ADMIN,                        BODY_JSON, "dispatch"},
+    {"GET",    "/v1/stats/overview",            fn_h_not_yet,          R_MEMBER,                       BODY_NONE, "stats_overview"},
+    {"GET",    "/v1/stats/lanes",               fn_h_not_yet,          R_MEMBER,                       BODY_NONE, "stats_lanes"},
+    {"GET",    "/v1/stats/regions",             fn_h_not_yet,          R_MEMBER,                       BODY_NONE, "stats_regions"},
+    {"GET",    "/v1/opendata/lanes.csv",        fn_h_not_yet,          R_PUBLIC,                       BODY_NONE, "opendata_lanes"},
+    {"POST",   "/v1/admin/snapshot",            fn_h_admin_snapshot,   R_ADMIN,                        BODY_NONE, "admin_snapshot"},
 };
 const int fn_route_count = (int)FN_ARRAY_LEN(fn_routes);
 
@@ -216,32 +216,41 @@ void fn_api_handle(void *app, const fn_http_req *req, fn_http_resp *resp)
     }
     if (rt->body) {
         const char *ct = fn_http_header(req, "Content-Type");
-        json_error_t jerr;
         if (!ct || strncasecmp(ct, "application/json", 16) != 0 || (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
             fn_reply_error(&c, FN_EMEDIA, NULL, "send the body as Content-Type: application/json");
             return;
         }
-        if (json_depth(req->body, req->body_len) > a->cfg.max_json_depth) {
-            fn_reply_error(&c, FN_EDEPTH, NULL, "the JSON body nests deeper than %u levels", a->cfg.max_json_depth);
+        if (rt->body == BODY_JSON && fn_call_parse_body(&c) != 0)
             return;
-        }
-        c.body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!c.body) {
-            fn_reply_error(&c, FN_EBADJSON, NULL, "the body is not valid JSON: %s at line %d column %d", jerr.text,
-                           jerr.line, jerr.column);
-            return;
-        }
-        if (!json_is_object(c.body)) {
-            fn_reply_error(&c, FN_EBADJSON, NULL, "the body must be a JSON object");
-            json_decref(c.body);
-            return;
-        }
     }
     rt->fn(&c);
     if (!c.replied)
         fn_reply_error(&c, FN_EINTERNAL, NULL, "the handler gave no answer");
     if (c.body)
         json_decref(c.body);
+}
+
+int fn_call_parse_body(fn_call *c)
+{
+    json_error_t jerr;
+    const fn_http_req *req = c->req;
+    if (json_depth(req->body, req->body_len) > c->api->cfg.max_json_depth) {
+        fn_reply_error(c, FN_EDEPTH, NULL, "the JSON body nests deeper than %u levels", c->api->cfg.max_json_depth);
+        return -1;
+    }
+    c->body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!c->body) {
+        fn_reply_error(c, FN_EBADJSON, NULL, "the body is not valid JSON: %s at line %d column %d", jerr.text,
+                       jerr.line, jerr.column);
+        return -1;
+    }
+    if (!json_is_object(c->body)) {
+        fn_reply_error(c, FN_EBADJSON, NULL, "the body must be a JSON object");
+        json_decref(c->body);
+        c->body = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 void fn_api_done(void *app, const fn_http_req *req, int status, int tag, uint64_t duration_ns)

@@ -193,11 +193,14 @@ int fn_q_near(fn_call *c, double *lat, double *lon)
         fn_reply_error(c, FN_EMISSING, "near", "query parameter near=lat,lon is required");
         return -1;
     }
+    /* Each half must hold a number: strtod parses "" as 0 without moving end,
+     * so "near=," would otherwise be taken for 0,0. */
     *lat = strtod(s, &end);
-    if (*end != ',' || !isfinite(*lat) || *lat < -90 || *lat > 90)
+    if (end == s || *end != ',' || !isfinite(*lat) || *lat < -90 || *lat > 90)
         goto bad;
-    *lon = strtod(end + 1, &end);
-    if (*end || !isfinite(*lon) || *lon < -180 || *lon > 180)
+    s = end + 1;
+    *lon = strtod(s, &end);
+    if (end == s || *end || !isfinite(*lon) || *lon < -180 || *lon > 180)
         goto bad;
     return 0;
 bad:
