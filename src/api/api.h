@@ -21,6 +21,7 @@ typedef struct fn_api_config {
     double rate_burst;       /* bucket size */
     unsigned max_json_depth; /* deeper bodies get 400 json_too_deep */
     const char *web_dir;     /* dashboard files served at /, or NULL */
+    int fault_injection;     /* 1: POST /v1/admin/faults may break the log (tests only) */
 } fn_api_config;
 
 /* Creates the API over an open engine; the engine must outlive it. */

@@ -124,3 +124,20 @@ void fn_h_admin_snapshot(fn_call *c)
     fn_reply(c, 200, json_pack("{s:I, s:I}", "snapshot_seq", (json_int_t)st.last_snapshot_seq, "ms",
                                (json_int_t)st.last_snapshot_ms));
 }
+
+/* Fault injection for the end-to-end tests of the failure policy: only when
+ * the server was started with --fault-injection 1; otherwise the route does
+ * not exist (404).  {"fsync": "fail"} makes the next log fsync fail, as a
+ * failing disk would: that write and every later one get 503, reads go on. */
+void fn_h_admin_faults(fn_call *c)
+{
+    const char *what;
+    if (!c->api->cfg.fault_injection)
+        RETURN_ERROR(c, FN_ENOTFOUND, NULL, "no such endpoint: %s %s", c->req->method, c->req->path);
+    if (fn_jv_string(c, c->body, NULL, "fsync", 1, 1, 16, &what))
+        return;
+    if (strcmp(what, "fail") != 0)
+        RETURN_ERROR(c, FN_EINVAL, "fsync", "fsync must be \"fail\"");
+    fn_engine_inject_fsync_failure(c->api->engine);
+    fn_reply(c, 200, json_pack("{s:s}", "fsync", "will fail"));
+}

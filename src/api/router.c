@@ -45,6 +45,7 @@ const fn_route fn_routes[] = {
     {"GET",    "/v1/stats/lanes",               fn_h_not_yet,          R_MEMBER,                       BODY_NONE, "stats_lanes"},
     {"GET",    "/v1/stats/regions",             fn_h_not_yet,          R_MEMBER,                       BODY_NONE, "stats_regions"},
     {"GET",    "/v1/opendata/lanes.csv",        fn_h_not_yet,          R_PUBLIC,                       BODY_NONE, "opendata_lanes"},
+    {"POST",   "/v1/admin/faults",              fn_h_admin_faults,     R_ADMIN,                        BODY_JSON, "admin_faults"},
     {"POST",   "/v1/admin/snapshot",            fn_h_admin_snapshot,   R_ADMIN,                        BODY_NONE, "admin_snapshot"},
 };
 const int fn_route_count = (int)FN_ARRAY_LEN(fn_routes);

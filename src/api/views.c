@@ -27,9 +27,9 @@ static json_t *province_json(int p)
 
 json_t *fn_json_company(const fn_company *co)
 {
-    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:o, s:I}", "id", (json_int_t)co->id, "name", co->name, "kind",
-                          fn_company_kind_name(co->kind), "city", co->city, "province", province_json(co->province),
-                          "created_at", (json_int_t)co->created_at);
+    json_t *o = json_pack("{s:I, s:s, s:s, s:o, s:o, s:I}", "id", (json_int_t)co->id, "name", co->name, "kind",
+                          fn_company_kind_name(co->kind), "city", *co->city ? json_string(co->city) : json_null(),
+                          "province", province_json(co->province), "created_at", (json_int_t)co->created_at);
     json_object_set_new(o, "rating", co->rating_count ? round_real((double)co->rating_sum / co->rating_count, 0.01) : json_null());
     json_object_set_new(o, "rating_count", json_integer(co->rating_count));
     json_object_set_new(o, "counts", json_pack("{s:I, s:I, s:I, s:I}", "loads_posted", (json_int_t)co->loads_posted,

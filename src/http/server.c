@@ -222,6 +222,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 h->done(h->app, &rc->req, 413, -1, fn_mono_ns() - rc->req.start_ns);
             return send_resp(c, &resp);
         }
+        if (cl)
+            fn_buf_reserve(&rc->body, (size_t)strtoull(cl, NULL, 10) + 1); /* one allocation, not a doubling series */
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -346,7 +348,7 @@ int fn_http_start(fn_http **out, const fn_http_config *cfg, fn_http_handler_fn h
     h->listen_fd = bind_listener(cfg->listen, bound_port, errbuf, errlen);
     if (h->listen_fd < 0)
         goto err;
-    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
                             on_access, h,
                             MHD_OPTION_LISTEN_SOCKET, h->listen_fd,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads ? cfg->threads : 4),
