@@ -40,7 +40,7 @@
 
 #include <string.h>
 
-static int put_place(fn_buf *b, const fn_place *p)
+int fn__put_place(fn_buf *b, const fn_place *p)
 {
     int r = 0;
     r |= fn_buf_f64(b, p->lat);
@@ -128,8 +128,8 @@ int fn_rec_load_create(fn_buf *b, const fn_load *l)
     r |= fn_buf_u64(b, l->id);
     r |= fn_buf_u64(b, l->company_id);
     r |= fn_buf_i64(b, l->created_at);
-    r |= put_place(b, &l->origin);
-    r |= put_place(b, &l->dest);
+    r |= fn__put_place(b, &l->origin);
+    r |= fn__put_place(b, &l->dest);
     r |= fn_buf_str(b, l->cargo_kind);
     r |= fn_buf_u32(b, l->weight_kg);
     r |= fn_buf_u32(b, l->volume_l);
@@ -186,7 +186,7 @@ int fn_rec_rating(fn_buf *b, uint64_t booking_id, int by_role, int stars, const 
 /* ---- applying ---- */
 
 /* Strings in records are at most 65535 bytes (u16 length). */
-static const char *rd_str(fn_state *s, fn_rd *r)
+const char *fn__rd_str(fn_state *s, fn_rd *r)
 {
     uint16_t n = fn_rd_u16(r);
     const uint8_t *p;
@@ -195,12 +195,12 @@ static const char *rd_str(fn_state *s, fn_rd *r)
     return fn__arena_str(&s->arena, (const char *)p, n);
 }
 
-static void rd_place(fn_state *s, fn_rd *r, fn_place *p)
+void fn__rd_place(fn_state *s, fn_rd *r, fn_place *p)
 {
     p->lat = fn_rd_f64(r);
     p->lon = fn_rd_f64(r);
     p->province = (int8_t)fn_rd_u8(r);
-    p->city = rd_str(s, r);
+    p->city = fn__rd_str(s, r);
 }
 
 static void load_set_status(fn_state *s, fn_load *l, int status)
@@ -232,8 +232,8 @@ static int apply_company(fn_state *s, fn_rd *r)
     c->created_at = fn_rd_i64(r);
     c->kind = fn_rd_u8(r);
     c->province = (int8_t)fn_rd_u8(r);
-    c->name = rd_str(s, r);
-    c->city = rd_str(s, r);
+    c->name = fn__rd_str(s, r);
+    c->city = fn__rd_str(s, r);
     if (fn_rd_bytes(r, &hash, FN_TOKEN_HASH_BYTES) == 0)
         fn_tokens_put(s->tokens, hash, fn_principal(FN_ROLE_COMPANY, id));
     s->counts.companies++;
@@ -250,9 +250,9 @@ static int apply_driver(fn_state *s, fn_rd *r)
     d = fn__table_push(&s->drivers);
     d->id = id;
     d->created_at = fn_rd_i64(r);
-    d->name = rd_str(s, r);
-    d->phone = rd_str(s, r);
-    d->plate = rd_str(s, r);
+    d->name = fn__rd_str(s, r);
+    d->phone = fn__rd_str(s, r);
+    d->plate = fn__rd_str(s, r);
     d->home_lat = fn_rd_f64(r);
     d->home_lon = fn_rd_f64(r);
     d->truck_type = fn_rd_u8(r);
@@ -281,7 +281,7 @@ static int apply_gateway(fn_state *s, fn_rd *r)
     g = fn__table_push(&s->gateways);
     g->id = id;
     g->created_at = fn_rd_i64(r);
-    g->name = rd_str(s, r);
+    g->name = fn__rd_str(s, r);
     if (fn_rd_bytes(r, &hash, FN_TOKEN_HASH_BYTES) == 0)
         fn_tokens_put(s->tokens, hash, fn_principal(FN_ROLE_GATEWAY, id));
     s->counts.gateways++;
@@ -340,9 +340,9 @@ static int apply_load(fn_state *s, fn_rd *r)
     l->id = id;
     l->company_id = fn_rd_u64(r);
     l->created_at = fn_rd_i64(r);
-    rd_place(s, r, &l->origin);
-    rd_place(s, r, &l->dest);
-    l->cargo_kind = rd_str(s, r);
+    fn__rd_place(s, r, &l->origin);
+    fn__rd_place(s, r, &l->dest);
+    l->cargo_kind = fn__rd_str(s, r);
     l->weight_kg = fn_rd_u32(r);
     l->volume_l = fn_rd_u32(r);
     l->types_mask = fn_rd_u16(r);
@@ -351,9 +351,9 @@ static int apply_load(fn_state *s, fn_rd *r)
     l->pickup_latest_at = fn_rd_i64(r);
     l->expires_at = fn_rd_i64(r);
     l->price_fen = fn_rd_i64(r);
-    l->contact_name = rd_str(s, r);
-    l->contact_phone = rd_str(s, r);
-    l->notes = rd_str(s, r);
+    l->contact_name = fn__rd_str(s, r);
+    l->contact_phone = fn__rd_str(s, r);
+    l->notes = fn__rd_str(s, r);
     l->status = FN_LS_OPEN;
     c = fn__company(s, l->company_id);
     if (!c)
@@ -475,7 +475,7 @@ static int apply_rating(fn_state *s, fn_rd *r)
     fn_booking *b = fn__booking(s, fn_rd_u64(r));
     int by = fn_rd_u8(r);
     int stars = fn_rd_u8(r);
-    const char *comment = rd_str(s, r);
+    const char *comment = fn__rd_str(s, r);
     (void)fn_rd_i64(r); /* when; kept in the log for audit */
     if (!b || b->status != FN_BS_DELIVERED || stars < 1 || stars > 5)
         return FN_ECORRUPT;

@@ -6,6 +6,7 @@
 #ifndef FN_STATE_INT_H
 #define FN_STATE_INT_H
 
+#include "common/buf.h"
 #include "core/state.h"
 
 /* A table of fixed-size elements in chunks of 2^16, so growth never moves
@@ -59,6 +60,13 @@ static inline fn_company *fn__company(fn_state *s, uint64_t id) { return fn__tab
 static inline fn_driver *fn__driver(fn_state *s, uint64_t id) { return fn__table_at(&s->drivers, id); }
 static inline fn_load *fn__load(fn_state *s, uint64_t id) { return fn__table_at(&s->loads, id); }
 static inline fn_booking *fn__booking(fn_state *s, uint64_t id) { return fn__table_at(&s->bookings, id); }
+
+/* The encodings that log records and snapshots share (apply.c): a place is
+ * f64 lat, f64 lon, i8 province, str city; strings are interned into the
+ * state's arena as they are read. */
+int fn__put_place(fn_buf *b, const fn_place *p);
+const char *fn__rd_str(fn_state *s, fn_rd *r);
+void fn__rd_place(fn_state *s, fn_rd *r, fn_place *p);
 
 /* Keeps a driver's membership of the truck grid in line with its status and
  * position: in the grid iff available and positioned. */

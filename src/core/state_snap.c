@@ -68,14 +68,6 @@ static void flush_block(writer *wr, int force)
     fn_buf_reset(&wr->buf);
 }
 
-static void put_place(fn_buf *b, const fn_place *p)
-{
-    fn_buf_f64(b, p->lat);
-    fn_buf_f64(b, p->lon);
-    fn_buf_u8(b, (uint8_t)p->province);
-    fn_buf_str(b, p->city);
-}
-
 static void put_token(void *ctx, const uint8_t *hash, uint64_t principal)
 {
     writer *wr = ctx;
@@ -150,8 +142,8 @@ int fn_state_snap_save(const fn_state *s, struct fn_snapw *w)
     for (uint64_t id = 1; id <= s->loads.count; id++) {
         const fn_load *l = fn__table_at(&s->loads, id);
         fn_buf_u64(b, l->company_id);
-        put_place(b, &l->origin);
-        put_place(b, &l->dest);
+        fn__put_place(b, &l->origin);
+        fn__put_place(b, &l->dest);
         fn_buf_str(b, l->cargo_kind);
         fn_buf_str(b, l->contact_name);
         fn_buf_str(b, l->contact_phone);
@@ -337,22 +329,6 @@ static void prefault_table(prefault *pf, fn_table *t, uint64_t n)
         prefault_add(pf, t->chunks[i], (size_t)FN_TABLE_CHUNK * t->elem);
 }
 
-static const char *rd_str(fn_state *s, fn_rd *r)
-{
-    uint16_t n = fn_rd_u16(r);
-    const uint8_t *p;
-    if (fn_rd_bytes(r, &p, n) != 0)
-        return "";
-    return fn__arena_str(&s->arena, (const char *)p, n);
-}
-
-static void rd_place(fn_state *s, fn_rd *r, fn_place *p)
-{
-    p->lat = fn_rd_f64(r);
-    p->lon = fn_rd_f64(r);
-    p->province = (int8_t)fn_rd_u8(r);
-    p->city = rd_str(s, r);
-}
 
 int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
 {
@@ -400,8 +376,8 @@ int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
         c->kind = fn_rd_u8(r);
         c->province = (int8_t)fn_rd_u8(r);
         c->created_at = fn_rd_i64(r);
-        c->name = rd_str(s, r);
-        c->city = rd_str(s, r);
+        c->name = fn__rd_str(s, r);
+        c->city = fn__rd_str(s, r);
         c->rating_sum = fn_rd_u32(r);
         c->rating_count = fn_rd_u32(r);
         c->loads_posted = fn_rd_u32(r);
@@ -415,9 +391,9 @@ int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
             goto corrupt;
         d = fn__table_push(&s->drivers);
         d->id = id;
-        d->name = rd_str(s, r);
-        d->phone = rd_str(s, r);
-        d->plate = rd_str(s, r);
+        d->name = fn__rd_str(s, r);
+        d->phone = fn__rd_str(s, r);
+        d->plate = fn__rd_str(s, r);
         d->home_lat = fn_rd_f64(r);
         d->home_lon = fn_rd_f64(r);
         d->lat = fn_rd_f64(r);
@@ -448,7 +424,7 @@ int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
         g = fn__table_push(&s->gateways);
         g->id = id;
         g->created_at = fn_rd_i64(r);
-        g->name = rd_str(s, r);
+        g->name = fn__rd_str(s, r);
     }
     for (uint64_t id = 1; id <= heads[3]; id++) {
         fn_load *l;
@@ -457,12 +433,12 @@ int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
         l = fn__table_push(&s->loads);
         l->id = id;
         l->company_id = fn_rd_u64(r);
-        rd_place(s, r, &l->origin);
-        rd_place(s, r, &l->dest);
-        l->cargo_kind = rd_str(s, r);
-        l->contact_name = rd_str(s, r);
-        l->contact_phone = rd_str(s, r);
-        l->notes = rd_str(s, r);
+        fn__rd_place(s, r, &l->origin);
+        fn__rd_place(s, r, &l->dest);
+        l->cargo_kind = fn__rd_str(s, r);
+        l->contact_name = fn__rd_str(s, r);
+        l->contact_phone = fn__rd_str(s, r);
+        l->notes = fn__rd_str(s, r);
         l->weight_kg = fn_rd_u32(r);
         l->volume_l = fn_rd_u32(r);
         l->types_mask = fn_rd_u16(r);
@@ -493,8 +469,8 @@ int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
         k->cancelled_by = fn_rd_u8(r);
         k->company_stars = fn_rd_u8(r);
         k->driver_stars = fn_rd_u8(r);
-        k->company_comment = rd_str(s, r);
-        k->driver_comment = rd_str(s, r);
+        k->company_comment = fn__rd_str(s, r);
+        k->driver_comment = fn__rd_str(s, r);
         k->booked_at = fn_rd_i64(r);
         k->picked_up_at = fn_rd_i64(r);
         k->delivered_at = fn_rd_i64(r);
