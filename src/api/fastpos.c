@@ -3,6 +3,7 @@
  */
 #include "api/fastpos.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +114,9 @@ static int number(cur *c, double *out, int *integral)
         memcpy(tmp, s, len);
         tmp[len] = '\0';
         *out = strtod(tmp, &e);
-        return *e == '\0' ? 0 : -1;
+        /* An overflow (1e400) is refused by jansson as "real number
+         * overflow": decline, so that both paths give that same answer. */
+        return *e == '\0' && isfinite(*out) ? 0 : -1;
     }
 }
 

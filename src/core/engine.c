@@ -528,6 +528,8 @@ int fn_engine_driver_status(fn_engine *e, uint64_t driver_id, int status, fn_res
     uint64_t seq = 0;
     int rc;
 
+    if (status != FN_DS_AVAILABLE && status != FN_DS_OFFLINE)
+        return fail(res, FN_EINVAL, "status", "status must be available or offline");
     fn_buf_init(&b, 0);
     WRITE_BEGIN(e);
     d = fn_state_driver(e->state, driver_id);
@@ -729,6 +731,10 @@ int fn_engine_rate(fn_engine *e, uint64_t caller, uint64_t booking_id, int stars
     uint64_t seq = 0;
     int rc, role = fn_principal_role(caller);
 
+    if (stars < 1 || stars > 5)
+        return fail(res, FN_EINVAL, "stars", "stars must be between 1 and 5");
+    if (comment && strlen(comment) > 2000)
+        return fail(res, FN_EINVAL, "comment", "comment is too long");
     fn_buf_init(&b, 0);
     WRITE_BEGIN(e);
     bk = fn_state_booking(e->state, booking_id);

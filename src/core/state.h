@@ -105,7 +105,10 @@ size_t fn_state_bytes(const fn_state *s);
 
 /* Applies one log record (see apply.c for the record formats).  Returns 0,
  * or FN_ECORRUPT when the record cannot be decoded or contradicts the state
- * (recovery then refuses to start). */
+ * (recovery then refuses to start).  A refused record may have changed part
+ * of the state before it was found wrong: after FN_ECORRUPT the state must
+ * be thrown away, never used.  The engine checks every write before it logs
+ * it, so a live record that fails to apply is a bug and aborts the process. */
 int fn_state_apply(fn_state *s, uint8_t type, const uint8_t *data, uint32_t len);
 
 /* Writes / reads the whole state to / from a snapshot stream (state_snap.c). */
