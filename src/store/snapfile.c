@@ -42,6 +42,7 @@
 
 #include "common/buf.h"
 #include "common/fn.h"
+#include "store/fsio.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -61,7 +62,6 @@
 #define SNAP_VERSION 1u
 #define SNAP_HDR_BYTES 32u
 #define SNAP_TRAILER_BYTES 32u
-#define SNAP_NAME_BYTES 27u /* strlen("snap-0123456789abcdef.fsnap") */
 #define SNAP_ZSTD_LEVEL 3
 #define SNAP_ZSTD_WORKERS 2
 #define SNAP_OUT_BUF_BYTES (1u << 20)
@@ -95,17 +95,6 @@ struct fn_snapr {
     int frame_done;     /* 1 once zstd has seen the frame's end and checksum */
 };
 
-static void set_err(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!errbuf || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static char *snap_path(const char *dir, uint64_t seq, const char *suffix)
 {
@@ -115,24 +104,6 @@ static char *snap_path(const char *dir, uint64_t seq, const char *suffix)
     return p;
 }
 
-/* Parses "snap-<16 lowercase hex>.fsnap"; returns 1 and the seq on a match. */
-static int snap_name_parse(const char *name, uint64_t *seq)
-{
-    uint64_t v = 0;
-    if (strlen(name) != SNAP_NAME_BYTES || memcmp(name, "snap-", 5) != 0 || strcmp(name + 21, ".fsnap") != 0)
-        return 0;
-    for (int i = 5; i < 21; i++) {
-        char c = name[i];
-        if (c >= '0' && c <= '9')
-            v = v << 4 | (uint64_t)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v = v << 4 | (uint64_t)(c - 'a' + 10);
-        else
-            return 0;
-    }
-    *seq = v;
-    return 1;
-}
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -140,60 +111,14 @@ static int ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            if (k == 0)
-                errno = EIO;
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
 
-/* Reads exactly n bytes at off; -1 with errno set (0 for end of file). */
-static int pread_all(int fd, uint8_t *p, size_t n, uint64_t off)
-{
-    while (n > 0) {
-        ssize_t k = pread(fd, p, n, (off_t)off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            if (k == 0)
-                errno = 0;
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-        off += (uint64_t)k;
-    }
-    return 0;
-}
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = -1;
-    if (fd < 0)
-        goto out;
-    rc = fsync(fd);
-out:
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
 
 /* ---- writing --------------------------------------------------------- */
 
 static int snapw_flush(fn_snapw *s)
 {
-    if (s->olen > 0 && write_all(s->fd, s->obuf, s->olen) != 0) {
+    if (s->olen > 0 && fn__write_all(s->fd, s->obuf, s->olen) != 0) {
         fn_log("snapshot %s: write failed: %s", s->tmp_path, strerror(errno));
         s->failed = 1;
         return FN_EIO;
@@ -252,19 +177,19 @@ int fn_snapw_open(fn_snapw **out, const char *dir, uint64_t seq, char *errbuf, s
     s->obuf = fn_xmalloc(SNAP_OUT_BUF_BYTES);
 
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        set_err(errbuf, errlen, "cannot create snapshot directory %s: %s", dir, strerror(errno));
+        fn__set_err(errbuf, errlen, "cannot create snapshot directory %s: %s", dir, strerror(errno));
         goto err;
     }
     s->cctx = ZSTD_createCCtx();
     if (!s->cctx) {
-        set_err(errbuf, errlen, "cannot create a zstd compression context");
+        fn__set_err(errbuf, errlen, "cannot create a zstd compression context");
         goto err;
     }
     zr = ZSTD_CCtx_setParameter(s->cctx, ZSTD_c_compressionLevel, SNAP_ZSTD_LEVEL);
     if (!ZSTD_isError(zr))
         zr = ZSTD_CCtx_setParameter(s->cctx, ZSTD_c_checksumFlag, 1);
     if (ZSTD_isError(zr)) {
-        set_err(errbuf, errlen, "cannot configure zstd: %s", ZSTD_getErrorName(zr));
+        fn__set_err(errbuf, errlen, "cannot configure zstd: %s", ZSTD_getErrorName(zr));
         goto err;
     }
     /* A library built without threads refuses this; one thread then does it. */
@@ -272,7 +197,7 @@ int fn_snapw_open(fn_snapw **out, const char *dir, uint64_t seq, char *errbuf, s
 
     s->fd = open(s->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (s->fd < 0) {
-        set_err(errbuf, errlen, "cannot create snapshot %s: %s", s->tmp_path, strerror(errno));
+        fn__set_err(errbuf, errlen, "cannot create snapshot %s: %s", s->tmp_path, strerror(errno));
         goto err;
     }
     memcpy(s->obuf, SNAP_MAGIC, 8);
@@ -319,7 +244,7 @@ static void delete_older(const char *dir, uint64_t seq)
     }
     while ((e = readdir(d)) != NULL) {
         char *path;
-        if (!snap_name_parse(e->d_name, &other) || other >= seq)
+        if (!fn__seq_name_parse(e->d_name, "snap-", ".fsnap", &other) || other >= seq)
             continue;
         path = snap_path(dir, other, "");
         if (unlink(path) == 0)
@@ -329,7 +254,7 @@ static void delete_older(const char *dir, uint64_t seq)
         free(path);
     }
     closedir(d);
-    if (deleted && fsync_dir(dir) != 0)
+    if (deleted && fn__fsync_dir(dir) != 0)
         fn_log("snapshot: cannot fsync directory %s: %s", dir, strerror(errno));
 }
 
@@ -341,13 +266,13 @@ int fn_snapw_commit(fn_snapw *s, char *errbuf, size_t errlen)
     int fd, renamed = 0;
 
     if (s->failed) {
-        set_err(errbuf, errlen, "snapshot %s was not written completely (see the log)", s->tmp_path);
+        fn__set_err(errbuf, errlen, "snapshot %s was not written completely (see the log)", s->tmp_path);
         goto err;
     }
     do {
         left = snapw_step(s, &none, ZSTD_e_end);
         if (left == (size_t)-1) {
-            set_err(errbuf, errlen, "cannot finish snapshot %s (see the log)", s->tmp_path);
+            fn__set_err(errbuf, errlen, "cannot finish snapshot %s (see the log)", s->tmp_path);
             goto err;
         }
     } while (left != 0);
@@ -372,14 +297,14 @@ int fn_snapw_commit(fn_snapw *s, char *errbuf, size_t errlen)
     if (rename(s->tmp_path, s->path) != 0)
         goto err_errno;
     renamed = 1;
-    if (fsync_dir(s->dir) != 0)
+    if (fn__fsync_dir(s->dir) != 0)
         goto err_errno;
     delete_older(s->dir, s->seq);
     snapw_free(s);
     return 0;
 
 err_errno:
-    set_err(errbuf, errlen, "cannot write snapshot %s: %s", renamed ? s->path : s->tmp_path, strerror(errno));
+    fn__set_err(errbuf, errlen, "cannot write snapshot %s: %s", renamed ? s->path : s->tmp_path, strerror(errno));
 err:
     /* After the rename the file is whole and valid; only its directory entry
      * may not be durable yet, so it stays (the caller keeps the log). */
@@ -417,39 +342,39 @@ static int snap_check(const char *path, uint64_t seq, uint8_t *buf, uint64_t *co
         goto err_errno;
     size = (uint64_t)st.st_size;
     if (size < SNAP_HDR_BYTES + SNAP_TRAILER_BYTES) {
-        set_err(why, whylen, "it is %" PRIu64 " bytes, too short for a header and a trailer", size);
+        fn__set_err(why, whylen, "it is %" PRIu64 " bytes, too short for a header and a trailer", size);
         goto err;
     }
-    if (pread_all(fd, h, sizeof(h), 0) != 0 || pread_all(fd, t, sizeof(t), size - SNAP_TRAILER_BYTES) != 0)
+    if (fn__pread_all(fd, h, sizeof(h), 0) != 0 || fn__pread_all(fd, t, sizeof(t), size - SNAP_TRAILER_BYTES) != 0)
         goto err_errno;
     if (memcmp(h, SNAP_MAGIC, 8) != 0 || fn_le32_get(h + 8) != SNAP_VERSION ||
         fn_le32_get(h + 28) != fn_crc32c(0, h, 28)) {
-        set_err(why, whylen, "its header is damaged");
+        fn__set_err(why, whylen, "its header is damaged");
         goto err;
     }
     if (fn_le64_get(h + 16) != seq) {
-        set_err(why, whylen, "its header names seq %" PRIu64 ", not the seq in its name", fn_le64_get(h + 16));
+        fn__set_err(why, whylen, "its header names seq %" PRIu64 ", not the seq in its name", fn_le64_get(h + 16));
         goto err;
     }
     if (memcmp(t + 24, SNAP_END_MAGIC, 8) != 0) {
-        set_err(why, whylen, "it has no trailer (the file is truncated or damaged at the end)");
+        fn__set_err(why, whylen, "it has no trailer (the file is truncated or damaged at the end)");
         goto err;
     }
     comp = fn_le64_get(t);
     if (comp != size - SNAP_HDR_BYTES - SNAP_TRAILER_BYTES) {
-        set_err(why, whylen, "its trailer says %" PRIu64 " compressed bytes but the file holds %" PRIu64, comp,
+        fn__set_err(why, whylen, "its trailer says %" PRIu64 " compressed bytes but the file holds %" PRIu64, comp,
                 size - SNAP_HDR_BYTES - SNAP_TRAILER_BYTES);
         goto err;
     }
     for (off = 0; off < comp;) {
         size_t n = (size_t)FN_MIN((uint64_t)SNAP_IN_BUF_BYTES, comp - off);
-        if (pread_all(fd, buf, n, SNAP_HDR_BYTES + off) != 0)
+        if (fn__pread_all(fd, buf, n, SNAP_HDR_BYTES + off) != 0)
             goto err_errno;
         crc = fn_crc32c(crc, buf, n);
         off += n;
     }
     if (crc != fn_le32_get(t + 16)) {
-        set_err(why, whylen, "the checksum of its compressed body does not match");
+        fn__set_err(why, whylen, "the checksum of its compressed body does not match");
         goto err;
     }
     *comp_bytes = comp;
@@ -457,7 +382,7 @@ static int snap_check(const char *path, uint64_t seq, uint8_t *buf, uint64_t *co
     return fd;
 
 err_errno:
-    set_err(why, whylen, "it cannot be read: %s", errno ? strerror(errno) : "unexpected end of file");
+    fn__set_err(why, whylen, "it cannot be read: %s", errno ? strerror(errno) : "unexpected end of file");
 err:
     if (fd >= 0)
         close(fd);
@@ -498,12 +423,12 @@ int fn_snapr_open(fn_snapr **out, const char *dir, uint64_t *seq, char *errbuf, 
     if (!d && errno == ENOENT)
         return 1;
     if (!d) {
-        set_err(errbuf, errlen, "cannot list snapshot directory %s: %s", dir, strerror(errno));
+        fn__set_err(errbuf, errlen, "cannot list snapshot directory %s: %s", dir, strerror(errno));
         return FN_EIO;
     }
     while ((e = readdir(d)) != NULL) {
         uint64_t v;
-        if (snap_name_parse(e->d_name, &v)) {
+        if (fn__seq_name_parse(e->d_name, "snap-", ".fsnap", &v)) {
             if (n == cap) {
                 cap = cap ? cap * 2 : 8;
                 seqs = fn_xrealloc(seqs, cap * sizeof(*seqs));
@@ -522,7 +447,7 @@ int fn_snapr_open(fn_snapr **out, const char *dir, uint64_t *seq, char *errbuf, 
     }
     closedir(d);
     if (n == 0) {
-        set_err(errbuf, errlen, "no snapshot in %s", dir);
+        fn__set_err(errbuf, errlen, "no snapshot in %s", dir);
         rc = 1;
         goto out;
     }
@@ -544,7 +469,7 @@ int fn_snapr_open(fn_snapr **out, const char *dir, uint64_t *seq, char *errbuf, 
         }
     }
     if (fd < 0) {
-        set_err(errbuf, errlen,
+        fn__set_err(errbuf, errlen,
                 "none of the %zu snapshot files in %s is usable (the newest, %s: %s); refusing to start. "
                 "Restore from a backup.",
                 n, dir, first_path, first_why);
@@ -556,7 +481,7 @@ int fn_snapr_open(fn_snapr **out, const char *dir, uint64_t *seq, char *errbuf, 
     path = NULL;
     s->dctx = ZSTD_createDCtx();
     if (!s->dctx) {
-        set_err(errbuf, errlen, "cannot create a zstd decompression context");
+        fn__set_err(errbuf, errlen, "cannot create a zstd decompression context");
         rc = FN_EIO;
         goto out;
     }
@@ -585,7 +510,7 @@ static int snapr_refill(fn_snapr *s)
     if (s->in.pos < s->in.size || s->comp_off >= s->comp_end)
         return 0;
     n = (size_t)FN_MIN((uint64_t)SNAP_IN_BUF_BYTES, s->comp_end - s->comp_off);
-    if (pread_all(s->fd, s->ibuf, n, s->comp_off) != 0) {
+    if (fn__pread_all(s->fd, s->ibuf, n, s->comp_off) != 0) {
         fn_log("snapshot %s: read failed: %s", s->path, errno ? strerror(errno) : "unexpected end of file");
         return FN_ECORRUPT;
     }

@@ -110,6 +110,7 @@
 
 #include "common/buf.h"
 #include "common/fn.h"
+#include "store/fsio.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -176,42 +177,12 @@ struct fn_wal {
     uint64_t file_off; /* where the next group goes in it, in bytes */
 };
 
-static void set_err(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!errbuf || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void seg_path(char *out, size_t outlen, const char *dir, uint64_t first_seq, const char *suffix)
 {
     snprintf(out, outlen, "%s/wal-%016" PRIx64 ".log%s", dir, first_seq, suffix);
 }
 
-/* Parses "wal-<16 lowercase hex>.log"; returns 1 and the seq on a match.
- * Only lowercase is accepted so that one seq has exactly one file name. */
-static int seg_name_parse(const char *name, uint64_t *first_seq)
-{
-    uint64_t v = 0;
-    if (strlen(name) != SEG_NAME_BYTES || memcmp(name, "wal-", 4) != 0 || strcmp(name + 20, ".log") != 0)
-        return 0;
-    for (int i = 4; i < 20; i++) {
-        char c = name[i];
-        if (c >= '0' && c <= '9')
-            v = v << 4 | (uint64_t)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v = v << 4 | (uint64_t)(c - 'a' + 10);
-        else
-            return 0;
-    }
-    *first_seq = v;
-    return 1;
-}
 
 static int is_seg_tmp_name(const char *name)
 {
@@ -221,7 +192,7 @@ static int is_seg_tmp_name(const char *name)
         return 0;
     memcpy(base, name, SEG_NAME_BYTES);
     base[SEG_NAME_BYTES] = '\0';
-    return seg_name_parse(base, &ignored);
+    return fn__seq_name_parse(base, "wal-", ".log", &ignored);
 }
 
 static void seg_header_encode(uint8_t h[WAL_HDR_BYTES], uint64_t first_seq)
@@ -257,40 +228,7 @@ static int rec_whole(const uint8_t *m, size_t size, size_t off, uint32_t *len)
     return 1;
 }
 
-/* Writes all n bytes at off, continuing after short writes and EINTR.
- * Returns 0 or -1 with errno set; *done gets the bytes written either way. */
-static int write_all_at(int fd, const uint8_t *p, size_t n, uint64_t off, uint64_t *done)
-{
-    size_t put = 0;
-    int rc = 0;
-    while (put < n) {
-        ssize_t k = pwrite(fd, p + put, n - put, (off_t)(off + put));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            if (k == 0)
-                errno = EIO; /* a write that makes no progress would loop forever */
-            rc = -1;
-            break;
-        }
-        put += (size_t)k;
-    }
-    *done = put;
-    return rc;
-}
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = -1;
-    if (fd < 0)
-        goto out;
-    rc = fsync(fd);
-out:
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
 
 /* Creates segment first_seq whole (header to .tmp, fsync, rename, fsync the
  * directory) and returns it open for writing, or -1 with a sentence in
@@ -311,7 +249,7 @@ static int seg_create(const char *dir, uint64_t first_seq, char *errbuf, size_t 
     if (fd < 0)
         goto err;
     step = "write the header of";
-    if (write_all_at(fd, h, sizeof(h), 0, &done) != 0)
+    if (fn__pwrite_all(fd, h, sizeof(h), 0, &done) != 0)
         goto err;
     step = "fsync";
     if (fsync(fd) != 0)
@@ -321,12 +259,12 @@ static int seg_create(const char *dir, uint64_t first_seq, char *errbuf, size_t 
         goto err;
     renamed = 1;
     step = "fsync the directory of";
-    if (fsync_dir(dir) != 0)
+    if (fn__fsync_dir(dir) != 0)
         goto err;
     return fd;
 
 err:
-    set_err(errbuf, errlen, "cannot %s log segment %s: %s", step, renamed ? path : tmp, strerror(errno));
+    fn__set_err(errbuf, errlen, "cannot %s log segment %s: %s", step, renamed ? path : tmp, strerror(errno));
     if (fd >= 0)
         close(fd);
     if (!renamed)
@@ -369,7 +307,7 @@ static int wal_flush_group(fn_wal *w)
     fn_le32_put(last + 20, (uint32_t)last_off);
     rec_seal(last, fn_le32_get(last));
 
-    if (write_all_at(w->fd, w->inflight.data, w->inflight.len, w->file_off, &written) != 0) {
+    if (fn__pwrite_all(w->fd, w->inflight.data, w->inflight.len, w->file_off, &written) != 0) {
         rc = errno;
     } else {
         what = "fdatasync";
@@ -569,7 +507,7 @@ int fn_wal_trim(fn_wal *w, uint64_t upto_seq)
     if (gone > 0) {
         memmove(w->segs, w->segs + gone, (w->nsegs - gone) * sizeof(*w->segs));
         w->nsegs -= gone;
-        if (fsync_dir(w->dir) != 0) {
+        if (fn__fsync_dir(w->dir) != 0) {
             fn_log("write-ahead log: cannot fsync directory %s: %s", w->dir, strerror(errno));
             rc = FN_EIO;
         }
@@ -717,31 +655,31 @@ static int recover_segment(struct wal_recover *r, uint64_t first_seq, int is_las
     seg_path(path, sizeof(path), r->dir, first_seq, "");
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) != 0) {
-        set_err(r->errbuf, r->errlen, "cannot read log segment %s: %s", path, strerror(errno));
+        fn__set_err(r->errbuf, r->errlen, "cannot read log segment %s: %s", path, strerror(errno));
         rc = FN_EIO;
         goto out;
     }
     if ((uint64_t)st.st_size > SIZE_MAX) {
-        set_err(r->errbuf, r->errlen, "log segment %s is too large to map", path);
+        fn__set_err(r->errbuf, r->errlen, "log segment %s is too large to map", path);
         rc = FN_EIO;
         goto out;
     }
     size = (size_t)st.st_size;
     if (size < WAL_HDR_BYTES) {
-        set_err(r->errbuf, r->errlen, "log segment %s is corrupt: it is %zu bytes, shorter than its header; %s", path,
+        fn__set_err(r->errbuf, r->errlen, "log segment %s is corrupt: it is %zu bytes, shorter than its header; %s", path,
                 size, is_last ? CORRUPT_ADVICE : CORRUPT_ADVICE_MID);
         rc = FN_ECORRUPT;
         goto out;
     }
     m = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (m == MAP_FAILED) {
-        set_err(r->errbuf, r->errlen, "cannot map log segment %s: %s", path, strerror(errno));
+        fn__set_err(r->errbuf, r->errlen, "cannot map log segment %s: %s", path, strerror(errno));
         rc = FN_EIO;
         goto out;
     }
     if (memcmp(m, WAL_MAGIC, 8) != 0 || fn_le32_get(m + 8) != WAL_VERSION ||
         fn_le32_get(m + 28) != fn_crc32c(0, m, 28) || fn_le64_get(m + 16) != first_seq || first_seq == 0) {
-        set_err(r->errbuf, r->errlen,
+        fn__set_err(r->errbuf, r->errlen,
                 "log segment %s is corrupt: its header is damaged or does not match its name; %s", path,
                 is_last ? CORRUPT_ADVICE : CORRUPT_ADVICE_MID);
         rc = FN_ECORRUPT;
@@ -750,7 +688,7 @@ static int recover_segment(struct wal_recover *r, uint64_t first_seq, int is_las
     r->rec->segments++;
 
     if (r->have_expected && first_seq < r->expected) {
-        set_err(r->errbuf, r->errlen,
+        fn__set_err(r->errbuf, r->errlen,
                 "log segment %s is corrupt: it starts at seq %" PRIu64 " but the previous segment already ends at "
                 "seq %" PRIu64 "; refusing to start.",
                 path, first_seq, r->expected - 1);
@@ -758,7 +696,7 @@ static int recover_segment(struct wal_recover *r, uint64_t first_seq, int is_las
         goto out;
     }
     if ((!r->have_expected || first_seq > r->expected) && first_seq > r->from_seq) {
-        set_err(r->errbuf, r->errlen,
+        fn__set_err(r->errbuf, r->errlen,
                 "log segment %s starts at seq %" PRIu64 " but records from seq %" PRIu64
                 " on are needed (the snapshot ends before it) and missing; refusing to start.",
                 path, first_seq, r->have_expected ? FN_MAX(r->expected, r->from_seq) : r->from_seq);
@@ -775,7 +713,7 @@ static int recover_segment(struct wal_recover *r, uint64_t first_seq, int is_las
             break;
         wr.seq = fn_le64_get(m + off + 8);
         if (wr.seq != r->expected) {
-            set_err(r->errbuf, r->errlen,
+            fn__set_err(r->errbuf, r->errlen,
                     "log segment %s is corrupt at offset %zu: a whole record has seq %" PRIu64 " where seq %" PRIu64
                     " belongs; %s",
                     path, off, wr.seq, r->expected, is_last ? CORRUPT_ADVICE : CORRUPT_ADVICE_MID);
@@ -790,7 +728,7 @@ static int recover_segment(struct wal_recover *r, uint64_t first_seq, int is_las
             wr.data = m + off + REC_HDR_BYTES;
             rc = r->replay ? r->replay(r->ctx, &wr) : 0;
             if (rc != 0) {
-                set_err(r->errbuf, r->errlen, "replaying log record seq %" PRIu64 " from %s failed (%d)", wr.seq,
+                fn__set_err(r->errbuf, r->errlen, "replaying log record seq %" PRIu64 " from %s failed (%d)", wr.seq,
                         path, rc);
                 goto out;
             }
@@ -805,14 +743,14 @@ static int recover_segment(struct wal_recover *r, uint64_t first_seq, int is_las
         goto out;
 
     if (!is_last) {
-        set_err(r->errbuf, r->errlen,
+        fn__set_err(r->errbuf, r->errlen,
                 "log segment %s is corrupt at offset %zu (record seq %" PRIu64 "): later segments follow it; %s", path,
                 off, r->expected, CORRUPT_ADVICE_MID);
         rc = FN_ECORRUPT;
         goto out;
     }
     if (later_group_exists(m, size, off)) {
-        set_err(r->errbuf, r->errlen,
+        fn__set_err(r->errbuf, r->errlen,
                 "log segment %s is corrupt at offset %zu (record seq %" PRIu64
                 "): a durable write group follows the damage; %s",
                 path, off, r->expected, CORRUPT_ADVICE);
@@ -846,11 +784,11 @@ static int list_segments(fn_wal *w, char *errbuf, size_t errlen)
     struct dirent *e;
     uint64_t first;
     if (!d) {
-        set_err(errbuf, errlen, "cannot list log directory %s: %s", w->dir, strerror(errno));
+        fn__set_err(errbuf, errlen, "cannot list log directory %s: %s", w->dir, strerror(errno));
         return FN_EIO;
     }
     while ((e = readdir(d)) != NULL)
-        if (seg_name_parse(e->d_name, &first))
+        if (fn__seq_name_parse(e->d_name, "wal-", ".log", &first))
             segs_push(w, first);
     closedir(d);
     if (w->nsegs > 1)
@@ -892,11 +830,11 @@ int fn_wal_open(fn_wal **out, const char *dir, uint64_t from_seq, fn_wal_replay_
     if (from_seq == 0)
         from_seq = 1;
     if (strlen(dir) + SEG_NAME_BYTES + 8 >= PATH_MAX) {
-        set_err(errbuf, errlen, "log directory path is too long: %s", dir);
+        fn__set_err(errbuf, errlen, "log directory path is too long: %s", dir);
         return FN_EIO;
     }
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        set_err(errbuf, errlen, "cannot create log directory %s: %s", dir, strerror(errno));
+        fn__set_err(errbuf, errlen, "cannot create log directory %s: %s", dir, strerror(errno));
         return FN_EIO;
     }
     /* Build the CRC tables now, while only one thread uses the log, so that
@@ -970,7 +908,7 @@ int fn_wal_open(fn_wal **out, const char *dir, uint64_t from_seq, fn_wal_replay_
     return 0;
 
 err_io:
-    set_err(errbuf, errlen, "cannot prepare log segment %s for appending: %s", path, strerror(errno));
+    fn__set_err(errbuf, errlen, "cannot prepare log segment %s for appending: %s", path, strerror(errno));
     rc = FN_EIO;
 err:
     wal_free(w);
