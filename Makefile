@@ -68,11 +68,11 @@ $(BIN)/freight: $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libfreight.a
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfreight.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libfreight.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -MMD -MP -o $@ $< $(BUILD)/libfreight.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 $(BIN)/bench_%: bench/bench_%.c $(BUILD)/libfreight.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libfreight.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libfreight.a $(LDFLAGS) $(LDLIBS)
 
 unit: check-deps $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -103,4 +103,4 @@ sanitize:
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(D_SRC:%.c=$(BUILD)/%.d) $(CLI_SRC:%.c=$(BUILD)/%.d)
+-include $(LIB_OBJ:.o=.d) $(D_SRC:%.c=$(BUILD)/%.d) $(CLI_SRC:%.c=$(BUILD)/%.d) $(UNIT_BIN:=.d) $(BENCH_BIN:=.d)

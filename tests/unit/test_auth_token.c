@@ -8,7 +8,6 @@
 #include "common/fn.h"
 #include "core/model.h" /* the role numbers inside principals */
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,15 +23,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-/* ---- helpers --------------------------------------------------------- */
+#include "testutil.h"
 
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+/* ---- helpers --------------------------------------------------------- */
 
 static void random_hash(uint64_t *s, uint8_t h[FN_TOKEN_HASH_BYTES])
 {
@@ -43,46 +36,6 @@ static void random_hash(uint64_t *s, uint8_t h[FN_TOKEN_HASH_BYTES])
 
 /* Principals are never 0 (0 marks an empty slot): role in the top byte. */
 static uint64_t principal_for(size_t i) { return fn_principal(FN_ROLE_COMPANY + (int)(i % 3), (uint64_t)i + 1); }
-
-struct t_dir {
-    char path[64];
-};
-
-static int setup_dir(void **state)
-{
-    struct t_dir *d = calloc(1, sizeof(*d));
-    if (!d)
-        return -1;
-    snprintf(d->path, sizeof(d->path), "/tmp/fn-test-token-XXXXXX");
-    if (!mkdtemp(d->path)) {
-        free(d);
-        return -1;
-    }
-    *state = d;
-    return 0;
-}
-
-static int teardown_dir(void **state)
-{
-    struct t_dir *d = *state;
-    char p[PATH_MAX];
-    DIR *dh = opendir(d->path);
-    struct dirent *e;
-    if (dh) {
-        while ((e = readdir(dh)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(p, sizeof(p), "%s/%s", d->path, e->d_name);
-            unlink(p);
-        }
-        closedir(dh);
-    }
-    rmdir(d->path);
-    free(d);
-    return 0;
-}
-
-static const char *tdir(void **state) { return ((struct t_dir *)*state)->path; }
 
 static int setup_sodium(void **state)
 {

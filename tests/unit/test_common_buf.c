@@ -21,16 +21,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-/* ---- helpers --------------------------------------------------------- */
+#include "testutil.h"
 
-/* splitmix64: a small deterministic PRNG, so failures reproduce. */
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+/* ---- helpers --------------------------------------------------------- */
 
 /* CRC-32C one bit at a time, straight from the definition (reflected
  * polynomial 0x82F63B78, initial and final XOR 0xFFFFFFFF). */

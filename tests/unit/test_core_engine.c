@@ -20,7 +20,6 @@
 #include "core/records.h"
 #include "core/state.h"
 
-#include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -35,30 +34,21 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #define ADMIN_TOKEN "test-admin-token-0123456789"
 
 /* ---- helpers: the data dir and the engine ----------------------------- */
 
 struct t_env {
-    char dir[64];
+    char dir[TEST_DIR_LEN];
     int64_t now; /* the test's start: load windows are relative to it */
 };
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-static int setup_dir(void **state)
+static int setup_env(void **state)
 {
     struct t_env *env = calloc(1, sizeof(*env));
-    if (!env)
-        return -1;
-    snprintf(env->dir, sizeof(env->dir), "/tmp/fn-test-engine-XXXXXX");
-    if (!mkdtemp(env->dir)) {
+    if (!env || test_dir_make(env->dir, sizeof(env->dir)) != 0) {
         free(env);
         return -1;
     }
@@ -67,10 +57,10 @@ static int setup_dir(void **state)
     return 0;
 }
 
-static int teardown_dir(void **state)
+static int teardown_env(void **state)
 {
     struct t_env *env = *state;
-    nftw(env->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_dir_remove(env->dir);
     free(env);
     return 0;
 }
@@ -1006,45 +996,43 @@ static void test_race_one_driver(void **state)
 
 /* ---- durability ------------------------------------------------------- */
 
+/* Closes e and opens its data dir again: the reopened engine must hold
+ * exactly the state e had (dumped into *before, which the caller frees)
+ * and accept every token in m. Returns the reopened engine. */
+static fn_engine *restart_same(fn_engine *e, const struct t_env *env, const market *m, fn_buf *before)
+{
+    fn_buf after;
+    dump_state(e, env->now, before);
+    fn_engine_close(e);
+
+    e = open_engine(env->dir);
+    dump_state(e, env->now, &after);
+    assert_dumps_equal(before, &after);
+    assert_tokens_work(e, m);
+    fn_buf_free(&after);
+    return e;
+}
+
 static void test_close_reopen_identical(void **state)
 {
     struct t_env *env = env_of(state);
     fn_engine *e = open_engine(env->dir);
     market m = {0};
-    fn_buf before, after;
+    fn_buf before;
     fn_engine_stats st;
 
     build_market(e, &m, env->now, 1);
     fn_engine_stats_get(e, &st);
     assert_true(st.log_records > 40);
     assert_int_equal(st.log_broken, 0);
-    dump_state(e, env->now, &before);
-    fn_engine_close(e);
+    e = restart_same(e, env, &m, &before);
+    fn_buf_free(&before);
 
-    e = open_engine(env->dir);
-    dump_state(e, env->now, &after);
-    assert_dumps_equal(&before, &after);
-    assert_tokens_work(e, &m);
     /* The restarted engine goes on where the old one stopped. */
     build_market(e, &m, env->now, 2);
-    fn_buf_free(&after);
-    dump_state(e, env->now, &after);
-    fn_buf_free(&before);
-    fn_engine_close(e);
-
-    e = open_engine(env->dir);
-    dump_state(e, env->now, &before);
-    assert_dumps_equal(&after, &before);
-    assert_tokens_work(e, &m);
+    e = restart_same(e, env, &m, &before);
     fn_engine_close(e);
     fn_buf_free(&before);
-    fn_buf_free(&after);
-}
-
-static int file_exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0;
 }
 
 static void test_snapshot_reopen_identical(void **state)
@@ -1089,14 +1077,7 @@ static void test_snapshot_reopen_identical(void **state)
                 EXPECT_OK(fn_engine_rate(e, pd(driver), id, 3, "快照之后", &res_));
         }
     }
-    dump_state(e, env->now, &before);
-    fn_engine_close(e);
-
-    e = open_engine(env->dir);
-    dump_state(e, env->now, &after);
-    assert_dumps_equal(&before, &after);
-    assert_tokens_work(e, &m);
-    fn_buf_free(&after);
+    e = restart_same(e, env, &m, &before);
 
     /* A snapshot with nothing after it, then a restart. */
     assert_int_equal(fn_engine_snapshot(e, 1), 0);
@@ -1243,15 +1224,15 @@ static void test_dir_locked(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_authenticate, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_open_errors, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_ops_and_errors, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_race_one_load, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_race_one_driver, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_close_reopen_identical, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_snapshot_reopen_identical, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_fsync_failure, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_dir_locked, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_authenticate, setup_env, teardown_env),
+        cmocka_unit_test_setup_teardown(test_open_errors, setup_env, teardown_env),
+        cmocka_unit_test_setup_teardown(test_ops_and_errors, setup_env, teardown_env),
+        cmocka_unit_test_setup_teardown(test_race_one_load, setup_env, teardown_env),
+        cmocka_unit_test_setup_teardown(test_race_one_driver, setup_env, teardown_env),
+        cmocka_unit_test_setup_teardown(test_close_reopen_identical, setup_env, teardown_env),
+        cmocka_unit_test_setup_teardown(test_snapshot_reopen_identical, setup_env, teardown_env),
+        cmocka_unit_test_setup_teardown(test_fsync_failure, setup_env, teardown_env),
+        cmocka_unit_test_setup_teardown(test_dir_locked, setup_env, teardown_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

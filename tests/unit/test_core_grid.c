@@ -26,19 +26,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 /* ---- helpers --------------------------------------------------------- */
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [0, 1). */
-static double rng_unit(uint64_t *s) { return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0); }
-static double rng_range(uint64_t *s, double lo, double hi) { return lo + (hi - lo) * rng_unit(s); }
 
 static const struct city {
     double lat, lon;

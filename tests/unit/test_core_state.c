@@ -24,7 +24,6 @@
 #include "core/state.h"
 #include "store/snapfile.h"
 
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,22 +36,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #define T0 INT64_C(1764072000) /* 2025-11-25 12:00:00 UTC */
 
 /* ---- helpers: states, members, records -------------------------------- */
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static double rng_range(uint64_t *s, double lo, double hi)
-{
-    return lo + (hi - lo) * ((double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0));
-}
 
 static const struct city {
     double lat, lon;
@@ -1321,42 +1309,6 @@ static void test_records_extra_bytes(void **state)
 }
 
 /* ---- snapshots -------------------------------------------------------- */
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-struct t_dir {
-    char path[64];
-};
-
-static int setup_dir(void **state)
-{
-    struct t_dir *d = calloc(1, sizeof(*d));
-    if (!d)
-        return -1;
-    snprintf(d->path, sizeof(d->path), "/tmp/fn-test-state-XXXXXX");
-    if (!mkdtemp(d->path)) {
-        free(d);
-        return -1;
-    }
-    *state = d;
-    return 0;
-}
-
-static int teardown_dir(void **state)
-{
-    struct t_dir *d = *state;
-    nftw(d->path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(d);
-    return 0;
-}
-
-static const char *tdir(void **state) { return ((struct t_dir *)*state)->path; }
 
 static void assert_place_equal(const fn_place *a, const fn_place *b)
 {

@@ -10,13 +10,11 @@
 #include "common/fn.h"
 #include "store/snapfile.h"
 
-#include <dirent.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <stdarg.h>
@@ -24,80 +22,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 /* ---- helpers --------------------------------------------------------- */
-
-struct t_dir {
-    char path[64];
-};
-
-static int setup_dir(void **state)
-{
-    struct t_dir *d = calloc(1, sizeof(*d));
-    if (!d)
-        return -1;
-    snprintf(d->path, sizeof(d->path), "/tmp/fn-test-snap-XXXXXX");
-    if (!mkdtemp(d->path)) {
-        free(d);
-        return -1;
-    }
-    *state = d;
-    return 0;
-}
-
-static int teardown_dir(void **state)
-{
-    struct t_dir *d = *state;
-    char p[PATH_MAX];
-    DIR *dh = opendir(d->path);
-    struct dirent *e;
-    if (dh) {
-        while ((e = readdir(dh)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(p, sizeof(p), "%s/%s", d->path, e->d_name);
-            unlink(p);
-        }
-        closedir(dh);
-    }
-    rmdir(d->path);
-    free(d);
-    return 0;
-}
-
-static const char *tdir(void **state) { return ((struct t_dir *)*state)->path; }
 
 static void snap_file(char *out, size_t n, const char *dir, uint64_t seq)
 {
     snprintf(out, n, "%s/snap-%016" PRIx64 ".fsnap", dir, seq);
-}
-
-static uint8_t *read_all(const char *path, size_t *len)
-{
-    struct stat st;
-    uint8_t *p;
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fstat(fileno(f), &st), 0);
-    p = malloc((size_t)st.st_size + 1);
-    assert_non_null(p);
-    assert_int_equal(fread(p, 1, (size_t)st.st_size, f), (size_t)st.st_size);
-    fclose(f);
-    *len = (size_t)st.st_size;
-    return p;
-}
-
-static void write_all_file(const char *path, const uint8_t *p, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(p, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
-
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
 }
 
 /* Pseudo-random but compressible state: words from a small vocabulary
