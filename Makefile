@@ -89,7 +89,7 @@ demo:
 	$(MAKE) all
 	scripts/demo.sh
 
-# Every test: release unit + end-to-end, then the unit tests under ASan and UBSan.
+# Every test: release unit + end-to-end, then both again under ASan and UBSan.
 check:
 	scripts/deps.sh
 	$(MAKE) all
@@ -97,8 +97,8 @@ check:
 	$(MAKE) sanitize
 
 sanitize:
-	$(MAKE) SANITIZER=address unit
-	$(MAKE) SANITIZER=undefined unit
+	$(MAKE) SANITIZER=address test
+	$(MAKE) SANITIZER=undefined test
 
 clean:
 	rm -rf build bin

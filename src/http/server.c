@@ -81,7 +81,7 @@ void fn_http_resp_header(fn_http_resp *r, const char *name, const char *value)
 static conn_ctx *conn_of(struct MHD_Connection *c)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return ci ? *(conn_ctx **)ci->socket_context : NULL;
+    return ci ? (conn_ctx *)ci->socket_context : NULL; /* the pointer itself, not its address */
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,

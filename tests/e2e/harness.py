@@ -8,6 +8,7 @@ can print their tail.
 
 Only the Python 3 standard library is used.
 """
+import errno
 import http.client
 import json
 import os
@@ -39,6 +40,11 @@ TOKYO = (35.680, 139.690)  # outside the service area
 
 def freightd_bin():
     return os.environ.get("FREIGHTD_BIN") or DEFAULT_BIN
+
+
+def freight_bin():
+    """The command-line tool (bulkload builds big states fast)."""
+    return os.environ.get("FREIGHT_BIN") or os.path.join(os.path.dirname(freightd_bin()), "freight")
 
 
 class ServerError(Exception):
@@ -123,7 +129,17 @@ class Server:
         out = open(self.stdout_path, "ab")
         err = open(self.stderr_path, "ab")
         try:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=self._env())
+            # A binary being relinked (make in another shell) is briefly not
+            # executable: wait for it rather than fail the test.
+            for attempt in range(50):
+                try:
+                    self.proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                                 env=self._env())
+                    break
+                except OSError as e:
+                    if e.errno not in (errno.EACCES, errno.ETXTBSY, errno.ENOENT) or attempt == 49:
+                        raise
+                    time.sleep(0.1)
         finally:
             out.close()
             err.close()
@@ -193,15 +209,56 @@ class Server:
             self.stop()
         return self.start()
 
+    def leftover_processes(self):
+        """Processes other than the current server whose command line names this
+        data dir: forks of a server (snapshot writers) that outlived it."""
+        out = []
+        mine = self.proc.pid if self.running() else None
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or int(pid) == mine:
+                continue
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            except OSError:
+                continue
+            if "--data-dir " + self.data_dir + " " not in cmd + " ":
+                continue
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid != os.getpid():  # servers this process started are not leftovers
+                out.append((int(pid), cmd.strip()))
+        return out
+
     def cleanup(self):
+        """Stops the server (SIGKILL), removes the temporary directory, and
+        raises ServerError if a fork of the server (a snapshot writer) was
+        still alive: such a process is killed by its pid first."""
+        left = []
         try:
             if self.running():
                 self.proc.kill()
                 self.proc.wait()
+            if self.proc is not None:
+                deadline = time.monotonic() + 2.0
+                left = self.leftover_processes()
+                while left and time.monotonic() < deadline:  # a snapshot writer may be finishing
+                    time.sleep(0.05)
+                    left = self.leftover_processes()
+                for pid, _ in left:
+                    try:
+                        os.kill(pid, signal.SIGKILL)  # a fork of the server this harness started
+                    except ProcessLookupError:
+                        pass
         finally:
             self._drop_connections()
             self._saved_logs = self.log_tail()
             shutil.rmtree(self.base_dir, ignore_errors=True)
+        if left:
+            raise ServerError("processes forked by freightd outlived it (killed now): %s" % left)
 
     # ---- logs ----
 
@@ -226,7 +283,14 @@ class Server:
         if self._saved_logs is not None and not os.path.exists(self.base_dir):
             return self._saved_logs
         out = self._read(self.stdout_path).splitlines()[-lines:]
-        err = self._read(self.stderr_path).splitlines()[-lines:]
+        err_all = self._read(self.stderr_path).splitlines()
+        err = err_all[-lines:]
+        # A sanitizer report is worth reading whole (its start says what went wrong).
+        for i, line in enumerate(err_all):
+            if "ERROR: AddressSanitizer" in line or "ERROR: LeakSanitizer" in line or "runtime error:" in line:
+                if i < len(err_all) - lines:
+                    err = err_all[i:i + 120] + ["..."] + err_all[-lines:]
+                break
         return "---- freightd stdout (tail) ----\n%s\n---- freightd stderr (tail) ----\n%s\n" % (
             "\n".join(out), "\n".join(err))
 
@@ -421,6 +485,12 @@ def load_body(origin=GUIYANG, destination=KUNMING, types=("high_rail", "van"), m
     return body
 
 
+def offset_point(p, north_km=0.0, east_km=0.0):
+    """The point north_km north and east_km east of p (flat-earth, fine for tens of km)."""
+    import math
+    return (p[0] + north_km / 111.19508, p[1] + east_km / (111.19508 * math.cos(math.radians(p[0]))))
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -463,3 +533,30 @@ class E2ETestCase(unittest.TestCase):
             if got != field:
                 self.fail("want error field %r%s, got %r in %r" % (field, where, got, r))
         return r.body
+
+
+def dump_state(server, probes=(GUIYANG, KUNMING, CHENGDU, SHANGHAI, BEIJING, GUANGZHOU)):
+    """Everything an admin can observe: every company, driver, load and
+    booking (ids 1.. until the first 404), and the trucks and open loads near
+    a few points.  Two dumps of the same state compare equal."""
+    out = {}
+    for kind in ("companies", "drivers", "loads", "bookings"):
+        objs = []
+        i = 1
+        while True:
+            r = server.get("/v1/%s/%d" % (kind, i), token="admin")
+            if r.status == 404:
+                break
+            if r.status != 200:
+                raise AssertionError("GET /v1/%s/%d as admin: %r" % (kind, i, r))
+            objs.append(r.body)
+            i += 1
+        out[kind] = objs
+    for p in probes:
+        q = "near=%f,%f&radius_km=1000&limit=200" % p
+        for what in ("trucks", "loads"):
+            r = server.get("/v1/%s?%s" % (what, q), token="admin")
+            if r.status != 200:
+                raise AssertionError("GET /v1/%s?%s as admin: %r" % (what, q, r))
+            out["%s near %s" % (what, p)] = r.body
+    return out

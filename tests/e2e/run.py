@@ -107,7 +107,7 @@ class RecordingResult(unittest.TestResult):
     def addSubTest(self, test, subtest, err):
         super().addSubTest(test, subtest, err)
         if err is not None:
-            self._rec(subtest, "failed", self._details(subtest, err))
+            self._rec(subtest, "failed", "in %s\n%s" % (subtest, self._details(subtest, err)))
 
 
 def worker(ids, out_path, budget):
@@ -209,7 +209,7 @@ def main():
                 failures.append(r)
         if args.v or (unit_failed and not timed_out):
             noisy = [ln for ln in log.splitlines() if not ln.startswith("[start] ")]
-            if noisy and args.v:
+            if noisy:
                 print("---- output of %s ----\n%s" % (unit, "\n".join(noisy[-200:])), flush=True)
 
     try:
@@ -244,10 +244,14 @@ def main():
     except KeyboardInterrupt:
         for unit, ids, proc, *_ in running:
             try:
-                os.killpg(proc.pid, signal.SIGKILL)
+                os.killpg(proc.pid, signal.SIGKILL)  # the worker we started and its servers
             except ProcessLookupError:
                 pass
-        raise
+            proc.wait()
+            counts["failed"] += len(ids)
+        print("\ninterrupted")
+        print("%d passed, %d failed" % (counts["passed"], counts["failed"] + sum(len(u[2]) for u in pending)), flush=True)
+        return 130
 
     if failures:
         print("\n==================== failures ====================")
