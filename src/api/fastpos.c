@@ -9,6 +9,7 @@
 #include <string.h>
 
 const char *const fn_rp_names[FN_RP__COUNT] = {"driver_id", "lat", "lon", "ts", "speed_kmh", "heading_deg"};
+static const size_t name_len[FN_RP__COUNT] = {9, 3, 3, 2, 9, 11};
 
 typedef struct cur {
     const char *p, *end;
@@ -135,8 +136,10 @@ static int item(cur *c, fn_raw_pos *r)
         if (key(c, &k, &klen) != 0 || !eat(c, ':'))
             return -1;
         for (int i = 0; i < FN_RP__COUNT; i++)
-            if (strlen(fn_rp_names[i]) == klen && memcmp(fn_rp_names[i], k, klen) == 0)
+            if (name_len[i] == klen && memcmp(fn_rp_names[i], k, klen) == 0) {
                 f = i;
+                break;
+            }
         if (f < 0)
             return -1; /* an unknown key: the general parser skips it */
         if (seen & (1u << f))

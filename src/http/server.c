@@ -50,7 +50,8 @@ struct fn_http {
     void *app;
 
     pthread_mutex_t mu;    /* guards the connection list and in_flight */
-    pthread_cond_t cv;
+    pthread_cond_t cv;     /* in_flight changed (fn_http_stop waits on it) */
+    pthread_cond_t sweep_cv; /* wakes the sweeper early, at stop */
     conn_ctx conns;        /* list head */
     int in_flight;         /* requests between first byte and completion */
     pthread_t sweeper;
@@ -149,9 +150,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
         cc->in_request = 0;
         cc->req_start_ns = fn_mono_ns();
     }
-    if (rc)
-        h->in_flight--;
-    pthread_cond_broadcast(&h->cv);
+    if (rc && --h->in_flight == 0)
+        pthread_cond_broadcast(&h->cv);
     pthread_mutex_unlock(&h->mu);
     if (rc) {
         fn_buf_free(&rc->body);
@@ -274,7 +274,7 @@ static void *sweeper_main(void *arg)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000;
         }
-        pthread_cond_timedwait(&h->cv, &h->mu, &ts);
+        pthread_cond_timedwait(&h->sweep_cv, &h->mu, &ts);
     }
     pthread_mutex_unlock(&h->mu);
     return NULL;
@@ -345,6 +345,7 @@ int fn_http_start(fn_http **out, const fn_http_config *cfg, fn_http_handler_fn h
     h->conns.next = h->conns.prev = &h->conns;
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
+    pthread_cond_init(&h->sweep_cv, NULL);
     h->listen_fd = bind_listener(cfg->listen, bound_port, errbuf, errlen);
     if (h->listen_fd < 0)
         goto err;
@@ -392,7 +393,7 @@ void fn_http_stop(fn_http *h)
             break;
     }
     h->stopping = 1;
-    pthread_cond_broadcast(&h->cv);
+    pthread_cond_broadcast(&h->sweep_cv);
     pthread_mutex_unlock(&h->mu);
     pthread_join(h->sweeper, NULL);
     MHD_stop_daemon(h->d);
