@@ -159,29 +159,22 @@ static int hit_cmp(const void *a, const void *b)
     return worse(a, b) ? 1 : worse(b, a) ? -1 : 0;
 }
 
-static void scan_cell(const fn_grid *g, int row, int col, double radius_km, size_t k, fn_grid_filter_fn filter,
-                      void *ctx, fn_grid_hit *out, size_t *n)
+static void visit_cell(const fn_grid *g, int row, int col, fn_grid_visit_fn visit, void *ctx)
 {
     const cell *c;
     if (row < 0 || row >= g->rows || col < 0 || col >= g->cols)
         return;
     c = &g->cells[(size_t)row * (size_t)g->cols + (size_t)col];
-    for (uint32_t i = 0; i < c->n; i++) {
-        fn_grid_hit h = {c->items[i], 0};
-        if (filter(ctx, h.item, &h.dist_km) && h.dist_km <= radius_km)
-            heap_push(out, n, k, h);
-    }
+    for (uint32_t i = 0; i < c->n; i++)
+        visit(ctx, c->items[i]);
 }
 
-size_t fn_grid_nearest(const fn_grid *g, double lat, double lon, double radius_km, double slack_km, size_t k,
-                       fn_grid_filter_fn filter, void *ctx, fn_grid_hit *out)
+void fn_grid_visit(const fn_grid *g, double lat, double lon, double radius_km, double slack_km,
+                   fn_grid_visit_fn visit, fn_grid_stop_fn stop, void *ctx)
 {
-    size_t n = 0;
     int r0 = row_of(g, lat), c0 = col_of(g, lon), rmax;
     double cell_h_km = g->cell_deg * FN_KM_PER_DEG_LAT, cell_w_km, max_lat;
 
-    if (k == 0)
-        return 0;
     /* The narrowest cell width within reach bounds how far a ring is. */
     max_lat = fabs(lat) + (radius_km + slack_km) / FN_KM_PER_DEG_LAT + g->cell_deg;
     cell_w_km = max_lat >= 89.0 ? 0.0 : cell_h_km * cos(max_lat * M_PI / 180.0);
@@ -191,25 +184,56 @@ size_t fn_grid_nearest(const fn_grid *g, double lat, double lon, double radius_k
         double bound = r <= 1 ? 0.0 : (r - 1) * FN_MIN(cell_h_km, cell_w_km) - slack_km;
         if (cell_w_km <= 0.0 && r > 1)
             bound = 0.0;
-        if (bound > radius_km)
-            break;
-        if (n == k && bound > out[0].dist_km)
+        if (bound < 0.0)
+            bound = 0.0;
+        if (bound > radius_km || (stop && stop(ctx, bound)))
             break;
         if (r == 0) {
-            scan_cell(g, r0, c0, radius_km, k, filter, ctx, out, &n);
+            visit_cell(g, r0, c0, visit, ctx);
             continue;
         }
         for (int dc = -r; dc <= r; dc++) {
-            scan_cell(g, r0 - r, c0 + dc, radius_km, k, filter, ctx, out, &n);
-            scan_cell(g, r0 + r, c0 + dc, radius_km, k, filter, ctx, out, &n);
+            visit_cell(g, r0 - r, c0 + dc, visit, ctx);
+            visit_cell(g, r0 + r, c0 + dc, visit, ctx);
         }
         for (int dr = -r + 1; dr <= r - 1; dr++) {
-            scan_cell(g, r0 + dr, c0 - r, radius_km, k, filter, ctx, out, &n);
-            scan_cell(g, r0 + dr, c0 + r, radius_km, k, filter, ctx, out, &n);
+            visit_cell(g, r0 + dr, c0 - r, visit, ctx);
+            visit_cell(g, r0 + dr, c0 + r, visit, ctx);
         }
         if (r0 - r < 0 && r0 + r >= g->rows && c0 - r < 0 && c0 + r >= g->cols)
             break;
     }
-    qsort(out, n, sizeof(*out), hit_cmp);
-    return n;
+}
+
+struct nearest_ctx {
+    double radius_km;
+    size_t k, n;
+    fn_grid_filter_fn filter;
+    void *ctx;
+    fn_grid_hit *out;
+};
+
+static void nearest_visit(void *vctx, uint32_t item)
+{
+    struct nearest_ctx *c = vctx;
+    fn_grid_hit h = {item, 0};
+    if (c->filter(c->ctx, item, &h.dist_km) && h.dist_km <= c->radius_km)
+        heap_push(c->out, &c->n, c->k, h);
+}
+
+static int nearest_stop(void *vctx, double min_dist_km)
+{
+    struct nearest_ctx *c = vctx;
+    return c->n == c->k && min_dist_km > c->out[0].dist_km;
+}
+
+size_t fn_grid_nearest(const fn_grid *g, double lat, double lon, double radius_km, double slack_km, size_t k,
+                       fn_grid_filter_fn filter, void *ctx, fn_grid_hit *out)
+{
+    struct nearest_ctx c = {radius_km, k, 0, filter, ctx, out};
+    if (k == 0)
+        return 0;
+    fn_grid_visit(g, lat, lon, radius_km, slack_km, nearest_visit, nearest_stop, &c);
+    qsort(out, c.n, sizeof(*out), hit_cmp);
+    return c.n;
 }

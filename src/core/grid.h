@@ -55,4 +55,20 @@ size_t fn_grid_count(const fn_grid *g);
 size_t fn_grid_nearest(const fn_grid *g, double lat, double lon, double radius_km, double slack_km, size_t k,
                        fn_grid_filter_fn filter, void *ctx, fn_grid_hit *out);
 
+/* Called for every item of every visited cell. */
+typedef void (*fn_grid_visit_fn)(void *ctx, uint32_t item);
+/* Asked before each ring of cells with a lower bound on the distance of
+ * every item not yet visited (already reduced by slack_km); returns 1 to stop. */
+typedef int (*fn_grid_stop_fn)(void *ctx, double min_dist_km);
+
+/*
+ * Visits the items of the cells around (lat, lon) in square rings outward,
+ * until the rings pass radius_km (plus slack_km) or stop says so.  Items of
+ * a visited cell may lie beyond the radius: the visitor checks.  This is the
+ * walk behind fn_grid_nearest, for searches that rank by something other
+ * than distance but can bound the best rank from a distance.
+ */
+void fn_grid_visit(const fn_grid *g, double lat, double lon, double radius_km, double slack_km,
+                   fn_grid_visit_fn visit, fn_grid_stop_fn stop, void *ctx);
+
 #endif
