@@ -154,6 +154,8 @@ void fn_h_metrics(fn_call *c);
 void fn_h_root(fn_call *c);
 void fn_h_admin_snapshot(fn_call *c);
 void fn_h_admin_faults(fn_call *c);
+void fn_h_load_matches(fn_call *c);
+void fn_h_driver_loads(fn_call *c);
 void fn_h_not_yet(fn_call *c);
 
 #endif

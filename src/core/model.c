@@ -60,6 +60,23 @@ static const char *const prov_zh[FN_PROVINCE_COUNT] = {
     "河南", "湖北", "湖南", "内蒙古", "江苏", "江西", "吉林", "辽宁", "宁夏", "青海", "陕西",
     "山东", "上海", "山西", "四川", "天津", "西藏", "新疆", "云南", "浙江"};
 
+/* Capitals, in the order of prov_en: where "toward a province" points. */
+static const double prov_center[FN_PROVINCE_COUNT][2] = {
+    {31.82, 117.23}, {39.90, 116.41}, {29.56, 106.55}, {26.07, 119.30}, {36.06, 103.83}, {23.13, 113.26},
+    {22.82, 108.32}, {26.65, 106.63}, {20.04, 110.34}, {38.04, 114.51}, {45.80, 126.53}, {34.75, 113.63},
+    {30.59, 114.31}, {28.23, 112.94}, {40.84, 111.75}, {32.06, 118.80}, {28.68, 115.86}, {43.82, 125.32},
+    {41.81, 123.43}, {38.49, 106.23}, {36.62, 101.78}, {34.34, 108.94}, {36.65, 117.12}, {31.23, 121.47},
+    {37.87, 112.55}, {30.57, 104.07}, {39.13, 117.20}, {29.65, 91.17},  {43.83, 87.62},  {25.04, 102.71},
+    {30.27, 120.15}};
+
+void fn_province_center(int idx, double *lat, double *lon)
+{
+    if (idx < 0 || idx >= FN_PROVINCE_COUNT)
+        idx = 1; /* callers pass valid indices; Beijing rather than garbage */
+    *lat = prov_center[idx][0];
+    *lon = prov_center[idx][1];
+}
+
 const char *fn_province_name(int idx) { return idx >= 0 && idx < FN_PROVINCE_COUNT ? prov_en[idx] : ""; }
 const char *fn_province_zh(int idx) { return idx >= 0 && idx < FN_PROVINCE_COUNT ? prov_zh[idx] : ""; }
 

@@ -61,6 +61,9 @@ const char *fn_province_zh(int idx);
  * English), or -1. */
 int fn_province_parse(const char *s);
 
+/* The province's capital, the point "toward=<province>" aims at. */
+void fn_province_center(int idx, double *lat, double *lon);
+
 enum fn_company_kind { FN_CK_SHIPPER, FN_CK_CARRIER, FN_CK_BROKER, FN_CK_LOGISTICS, FN_CK__COUNT };
 const char *fn_company_kind_name(int k);
 int fn_company_kind_parse(const char *s);

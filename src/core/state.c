@@ -230,3 +230,15 @@ size_t fn_state_bytes(const fn_state *s)
         b += t[i]->nchunks * (size_t)FN_TABLE_CHUNK * t[i]->elem;
     return b;
 }
+
+void fn_state_visit_trucks(const fn_state *s, double lat, double lon, double radius_km, double slack_km,
+                           fn_grid_visit_fn visit, fn_grid_stop_fn stop, void *ctx)
+{
+    fn_grid_visit(s->trucks, lat, lon, radius_km, slack_km, visit, stop, ctx);
+}
+
+void fn_state_visit_open_loads(const fn_state *s, double lat, double lon, double radius_km, double slack_km,
+                               fn_grid_visit_fn visit, fn_grid_stop_fn stop, void *ctx)
+{
+    fn_grid_visit(s->open_loads, lat, lon, radius_km, slack_km, visit, stop, ctx);
+}

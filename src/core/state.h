@@ -100,6 +100,14 @@ typedef struct fn_load_hit {
 size_t fn_state_loads_near(const fn_state *s, double lat, double lon, double radius_km, size_t limit,
                            int64_t now_s, fn_load_hit *out);
 
+/* Walks the available, positioned trucks (items are driver id - 1) or the
+ * open loads (items are load id - 1) in rings outward from (lat, lon); see
+ * fn_grid_visit.  For searches that rank by more than distance (match.h). */
+void fn_state_visit_trucks(const fn_state *s, double lat, double lon, double radius_km, double slack_km,
+                           fn_grid_visit_fn visit, fn_grid_stop_fn stop, void *ctx);
+void fn_state_visit_open_loads(const fn_state *s, double lat, double lon, double radius_km, double slack_km,
+                               fn_grid_visit_fn visit, fn_grid_stop_fn stop, void *ctx);
+
 /* Bytes of memory the state holds (tables, arena, tokens, grids). */
 size_t fn_state_bytes(const fn_state *s);
 
