@@ -72,7 +72,7 @@ fn_state *fn_state_new(const fn_state_config *cfg)
     if (s->cfg.circuity <= 0)
         s->cfg.circuity = 1.3;
     if (s->cfg.grid_cell_deg <= 0)
-        s->cfg.grid_cell_deg = 0.1;
+        s->cfg.grid_cell_deg = 0.05;
     s->companies.elem = sizeof(fn_company);
     s->drivers.elem = sizeof(fn_driver);
     s->gateways.elem = sizeof(fn_gateway);

@@ -94,7 +94,7 @@ int fn_cmd_bulkload(int argc, char **argv)
     uint8_t key[FN_TOKEN_KEY_BYTES], hash[FN_TOKEN_HASH_BYTES];
     char path[4096], err[512], tok[FN_TOKEN_LEN + 1], name[128];
     fn_cities cities;
-    fn_state_config cfg = {FN_AREA_CHINA, 1.3, 0.1};
+    fn_state_config cfg = {FN_AREA_CHINA, 1.3, 0.05};
     fn_state *s = NULL;
     fn_snapw *w = NULL;
     fn_buf b, toks;

@@ -38,7 +38,7 @@ static opt opts[] = {
     {"max-json-depth", "FREIGHTD_MAX_JSON_DEPTH", "16", "deepest JSON nesting accepted", NULL},
     {"circuity", "FREIGHTD_CIRCUITY", "1.3", "road km per great-circle km for deadhead/loaded estimates", NULL},
     {"area", "FREIGHTD_AREA", "18,54,73,135", "service area: lat_min,lat_max,lon_min,lon_max", NULL},
-    {"grid-cell-deg", "FREIGHTD_GRID_CELL_DEG", "0.1", "spatial index cell size in degrees", NULL},
+    {"grid-cell-deg", "FREIGHTD_GRID_CELL_DEG", "0.05", "spatial index cell size in degrees", NULL},
     {"snapshot-every-mb", "FREIGHTD_SNAPSHOT_EVERY_MB", "256", "snapshot after this many MB of log (0 = only on request)", NULL},
     {"web-dir", "FREIGHTD_WEB_DIR", "", "directory of dashboard files to serve at /", NULL},
     {"fault-injection", "FREIGHTD_FAULT_INJECTION", "0", "1 enables POST /v1/admin/faults (tests only)", NULL},
