@@ -361,7 +361,7 @@ static int apply_load(fn_state *s, fn_rd *r)
     c->loads_posted++;
     s->counts.loads++;
     s->counts.loads_by_status[FN_LS_OPEN]++;
-    fn_grid_put(s->open_loads, (uint32_t)(id - 1), l->origin.lat, l->origin.lon);
+    fn_grid_put_attr(s->open_loads, (uint32_t)(id - 1), l->origin.lat, l->origin.lon, fn_load_attr(l));
     return 0;
 }
 

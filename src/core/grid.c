@@ -10,8 +10,10 @@
 
 #define NO_CELL UINT32_MAX
 
+/* Entries carry a copy of the position and the caller's attribute word, so
+ * a search can reject most of a cell without touching the caller's records. */
 typedef struct cell {
-    uint32_t *items;
+    fn_grid_entry *e;
     uint32_t n, cap;
 } cell;
 
@@ -42,7 +44,7 @@ void fn_grid_free(fn_grid *g)
     if (!g)
         return;
     for (size_t i = 0; i < (size_t)g->rows * (size_t)g->cols; i++)
-        free(g->cells[i].items);
+        free(g->cells[i].e);
     free(g->cells);
     free(g->cell_of);
     free(g->slot_of);
@@ -88,31 +90,38 @@ void fn_grid_remove(fn_grid *g, uint32_t item)
     ci = g->cell_of[item];
     slot = g->slot_of[item];
     c = &g->cells[ci];
-    last = c->items[--c->n];
-    c->items[slot] = last;
+    c->e[slot] = c->e[--c->n];
+    last = c->e[slot].item;
     g->slot_of[last] = slot;
     g->cell_of[item] = NO_CELL;
     g->count--;
 }
 
-void fn_grid_put(fn_grid *g, uint32_t item, double lat, double lon)
+void fn_grid_put_attr(fn_grid *g, uint32_t item, double lat, double lon, uint32_t attr)
 {
     uint32_t ci = (uint32_t)(row_of(g, lat) * g->cols + col_of(g, lon));
     cell *c;
     ensure_item(g, item);
-    if (g->cell_of[item] == ci)
+    if (g->cell_of[item] == ci) {
+        fn_grid_entry *e = &g->cells[ci].e[g->slot_of[item]];
+        e->lat = (float)lat;
+        e->lon = (float)lon;
+        e->attr = attr;
         return;
+    }
     fn_grid_remove(g, item);
     c = &g->cells[ci];
     if (c->n == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 4;
-        c->items = fn_xrealloc(c->items, c->cap * sizeof(uint32_t));
+        c->e = fn_xrealloc(c->e, c->cap * sizeof(*c->e));
     }
     g->cell_of[item] = ci;
     g->slot_of[item] = c->n;
-    c->items[c->n++] = item;
+    c->e[c->n++] = (fn_grid_entry){item, attr, (float)lat, (float)lon};
     g->count++;
 }
+
+void fn_grid_put(fn_grid *g, uint32_t item, double lat, double lon) { fn_grid_put_attr(g, item, lat, lon, 0); }
 
 /* A max-heap on (dist, item) holding the k best so far. */
 static int worse(const fn_grid_hit *a, const fn_grid_hit *b)
@@ -166,7 +175,7 @@ static void visit_cell(const fn_grid *g, int row, int col, fn_grid_visit_fn visi
         return;
     c = &g->cells[(size_t)row * (size_t)g->cols + (size_t)col];
     for (uint32_t i = 0; i < c->n; i++)
-        visit(ctx, c->items[i]);
+        visit(ctx, &c->e[i]);
 }
 
 void fn_grid_visit(const fn_grid *g, double lat, double lon, double radius_km, double slack_km,
@@ -213,11 +222,11 @@ struct nearest_ctx {
     fn_grid_hit *out;
 };
 
-static void nearest_visit(void *vctx, uint32_t item)
+static void nearest_visit(void *vctx, const fn_grid_entry *e)
 {
     struct nearest_ctx *c = vctx;
-    fn_grid_hit h = {item, 0};
-    if (c->filter(c->ctx, item, &h.dist_km) && h.dist_km <= c->radius_km)
+    fn_grid_hit h = {e->item, 0};
+    if (c->filter(c->ctx, e->item, &h.dist_km) && h.dist_km <= c->radius_km)
         heap_push(c->out, &c->n, c->k, h);
 }
 

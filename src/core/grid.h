@@ -22,6 +22,13 @@
 
 typedef struct fn_grid fn_grid;
 
+/* One item as the grid stores it. */
+typedef struct fn_grid_entry {
+    uint32_t item;
+    uint32_t attr;      /* the caller's attribute word, for cheap prefilters */
+    float lat, lon;     /* a copy of the position, to single precision (about 1 m) */
+} fn_grid_entry;
+
 typedef struct fn_grid_hit {
     uint32_t item;
     double dist_km;
@@ -36,8 +43,10 @@ typedef int (*fn_grid_filter_fn)(void *ctx, uint32_t item, double *dist_km);
 fn_grid *fn_grid_new(const fn_area *area, double cell_deg);
 /* Frees the grid. */
 void fn_grid_free(fn_grid *g);
-/* Inserts item at (lat, lon), or moves it there if present.  Points outside
- * the area are clamped to its edge cells. */
+/* Inserts item at (lat, lon), or moves it there if present, with an
+ * attribute word.  Points outside the area are clamped to its edge cells. */
+void fn_grid_put_attr(fn_grid *g, uint32_t item, double lat, double lon, uint32_t attr);
+/* The same with attribute 0. */
 void fn_grid_put(fn_grid *g, uint32_t item, double lat, double lon);
 /* Removes item if present. */
 void fn_grid_remove(fn_grid *g, uint32_t item);
@@ -55,8 +64,8 @@ size_t fn_grid_count(const fn_grid *g);
 size_t fn_grid_nearest(const fn_grid *g, double lat, double lon, double radius_km, double slack_km, size_t k,
                        fn_grid_filter_fn filter, void *ctx, fn_grid_hit *out);
 
-/* Called for every item of every visited cell. */
-typedef void (*fn_grid_visit_fn)(void *ctx, uint32_t item);
+/* Called for every entry of every visited cell. */
+typedef void (*fn_grid_visit_fn)(void *ctx, const fn_grid_entry *e);
 /* Asked before each ring of cells with a lower bound on the distance of
  * every item not yet visited (already reduced by slack_km); returns 1 to stop. */
 typedef int (*fn_grid_stop_fn)(void *ctx, double min_dist_km);

@@ -132,7 +132,7 @@ void fn__state_index_driver(fn_state *s, fn_driver *d)
 {
     uint32_t item = (uint32_t)(d->id - 1);
     if (d->status == FN_DS_AVAILABLE && d->pos_ts > 0)
-        fn_grid_put(s->trucks, item, d->lat, d->lon);
+        fn_grid_put_attr(s->trucks, item, d->lat, d->lon, fn_truck_attr(d));
     else
         fn_grid_remove(s->trucks, item);
 }

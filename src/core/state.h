@@ -100,6 +100,24 @@ typedef struct fn_load_hit {
 size_t fn_state_loads_near(const fn_state *s, double lat, double lon, double radius_km, size_t limit,
                            int64_t now_s, fn_load_hit *out);
 
+/* A truck's attribute word in the spatial grid (fn_grid_entry.attr): truck
+ * type in bits 0-3, length index in bits 4-7, capacity in whole 100 kg
+ * (rounded down) in bits 8-31.  Searches reject on it without reading the
+ * driver's record. */
+static inline uint32_t fn_truck_attr(const fn_driver *d)
+{
+    return (uint32_t)d->truck_type | (uint32_t)d->length_idx << 4 | (d->capacity_kg / 100u) << 8;
+}
+
+/* A load's attribute word in the spatial grid: accepted truck types in bits
+ * 0-11, minimum length index + 1 in bits 12-15 (0 = any), weight in whole
+ * 100 kg (rounded down, capped) in bits 16-31. */
+static inline uint32_t fn_load_attr(const fn_load *l)
+{
+    uint32_t w = l->weight_kg / 100u;
+    return (uint32_t)(l->types_mask & 0xfff) | (uint32_t)(l->min_length_idx + 1) << 12 | (w > 0xffff ? 0xffff : w) << 16;
+}
+
 /* Walks the available, positioned trucks (items are driver id - 1) or the
  * open loads (items are load id - 1) in rings outward from (lat, lon); see
  * fn_grid_visit.  For searches that rank by more than distance (match.h). */

@@ -12,6 +12,10 @@
 const char *const fn_mfactor_names[FN_MF__COUNT] = {"deadhead", "pickup_time", "destination",
                                                      "toward",   "rating",      "price"};
 
+/* The deadhead factor is exp(-deadhead_km / DEADHEAD_SCALE_KM): it halves
+ * about every 21 km of empty running. */
+#define DEADHEAD_SCALE_KM 30.0
+
 /* Weights of the factors, per search; each row sums to 1. */
 static const double w_trucks[FN_MF__COUNT] = {0.45, 0.15, 0.20, 0.00, 0.10, 0.10};
 static const double w_loads[FN_MF__COUNT] = {0.40, 0.10, 0.15, 0.00, 0.05, 0.30};
@@ -75,7 +79,7 @@ static int common(const fn_state *s, const fn_match_config *cfg, const fn_driver
     h->loaded_km = fn_haversine_km(l->origin.lat, l->origin.lon, l->dest.lat, l->dest.lon) * circ;
     h->price_per_km = (double)l->price_fen / 100.0 / fmax(h->loaded_km + h->deadhead_km, 1.0);
     window = l->pickup_latest_at - l->pickup_earliest_at;
-    h->factor[FN_MF_DEADHEAD] = radius_km > 0 ? clamp01(1.0 - h->deadhead_km / radius_km) : 1.0;
+    h->factor[FN_MF_DEADHEAD] = exp(-h->deadhead_km / DEADHEAD_SCALE_KM);
     h->factor[FN_MF_PICKUP_TIME] =
         eta_s <= (double)l->pickup_earliest_at ? 1.0
                                                : clamp01(1.0 - (eta_s - (double)l->pickup_earliest_at) / (double)(window > 0 ? window : 1));
@@ -157,6 +161,8 @@ typedef struct search {
     const fn_driver *driver;  /* load search */
     fn_toward toward;
     double radius_km, w_dead, circ;
+    double lat0, lon0, km_per_deg_lon, reach_km, slack_km; /* the coarse distance prefilter */
+    uint32_t min_len, need_cap_units;            /* the attribute prefilter (truck search) */
     int exact, by_load;
     int64_t now_s;
     size_t k, n;
@@ -200,31 +206,76 @@ static void offer(search *q, const fn_match_hit *h)
     }
 }
 
+/* The best score any candidate at least min_dist_km (great circle) away can
+ * have: only the deadhead factor depends on distance; the others are at
+ * most 1. */
+static double score_bound(const search *q, double min_dist_km)
+{
+    return 100.0 * (q->w_dead * exp(-min_dist_km * q->circ / DEADHEAD_SCALE_KM) + (1.0 - q->w_dead));
+}
+
 /* No unvisited candidate is nearer than min_dist_km (great circle), so none
  * can score above this. */
 static int stop_rule(void *ctx, double min_dist_km)
 {
     search *q = ctx;
-    double bound = 100.0 * (q->w_dead * clamp01(1.0 - min_dist_km * q->circ / q->radius_km) + (1.0 - q->w_dead));
-    return q->n == q->k && bound < q->heap[0].score;
+    return q->n == q->k && score_bound(q, min_dist_km) < q->heap[0].score;
 }
 
-static void visit_truck(void *ctx, uint32_t item)
+/* Cheap rejection from the grid entry alone.  The distance is estimated
+ * equirectangularly in single precision; shrunk by 2% and 1 km (and the
+ * privacy slack) it is below the true great-circle distance, so comparing
+ * it with the reach, or bounding the score with it, never loses a candidate
+ * that could make the top k. */
+static int cannot_win(const search *q, const fn_grid_entry *e)
+{
+    double dy = ((double)e->lat - q->lat0) * FN_KM_PER_DEG_LAT, dx = ((double)e->lon - q->lon0) * q->km_per_deg_lon;
+    double d2 = dx * dx + dy * dy, low;
+    if (d2 > q->reach_km * q->reach_km)
+        return 1;
+    if (q->n < q->k)
+        return 0;
+    low = sqrt(d2) / 1.02 - 1.0 - q->slack_km;
+    return low > 0 && score_bound(q, low) < q->heap[0].score;
+}
+
+static void visit_truck(void *ctx, const fn_grid_entry *e)
 {
     search *q = ctx;
     fn_match_hit h;
-    const fn_driver *d = fn_state_driver(q->s, (uint64_t)item + 1);
+    const fn_driver *d;
+    if (!(q->load->types_mask & (1u << (e->attr & 15))) || ((e->attr >> 4) & 15) < q->min_len ||
+        (e->attr >> 8) < q->need_cap_units || cannot_win(q, e))
+        return;
+    d = fn_state_driver(q->s, (uint64_t)e->item + 1);
     if (d && fn_match_score_truck(q->s, q->cfg, q->load, d, q->radius_km, q->exact, q->now_s, &h) == 0)
         offer(q, &h);
 }
 
-static void visit_load(void *ctx, uint32_t item)
+static void visit_load(void *ctx, const fn_grid_entry *e)
 {
     search *q = ctx;
     fn_match_hit h;
-    const fn_load *l = fn_state_load(q->s, (uint64_t)item + 1);
+    const fn_load *l;
+    /* The load's attribute word rules out most loads the truck cannot carry. */
+    if (!(e->attr & (1u << q->driver->truck_type)) || (int)((e->attr >> 12) & 15) - 1 > (int)q->driver->length_idx ||
+        (uint64_t)(e->attr >> 16) * 100u > q->driver->capacity_kg || cannot_win(q, e))
+        return;
+    l = fn_state_load(q->s, (uint64_t)e->item + 1);
     if (l && fn_match_score_load(q->s, q->cfg, q->driver, q->toward, l, q->radius_km, q->now_s, &h) == 0)
         offer(q, &h);
+}
+
+static void set_reach(search *q, double lat, double lon, double slack_km)
+{
+    q->lat0 = lat;
+    q->lon0 = lon;
+    /* Degrees of longitude are measured at the most poleward latitude within
+     * reach (6 degrees covers 500 km of radius), where they are shortest, so
+     * the estimate errs short, never long. */
+    q->km_per_deg_lon = FN_KM_PER_DEG_LAT * cos(fmin(fabs(lat) + 6.0, 89.0) * M_PI / 180.0);
+    q->slack_km = slack_km;
+    q->reach_km = (q->radius_km / q->circ + slack_km) * 1.02 + 1.0;
 }
 
 static int cmp_trucks(const void *a, const void *b)
@@ -244,11 +295,17 @@ size_t fn_match_trucks(const fn_state *s, const fn_match_config *cfg, const fn_l
     double circ = fn_state_cfg(s)->circuity;
     if (limit == 0 || radius_km <= 0)
         return 0;
-    q = (search){s, cfg, l, NULL, {0, 0}, radius_km, w_trucks[FN_MF_DEADHEAD], circ, exact, 0, now_s, limit, 0, out};
+    double slack_km = exact ? 0.0 : FN_PRIVACY_CELL_DEG * FN_KM_PER_DEG_LAT;
+    memset(&q, 0, sizeof(q));
+    q.s = s, q.cfg = cfg, q.load = l, q.radius_km = radius_km, q.w_dead = w_trucks[FN_MF_DEADHEAD], q.circ = circ;
+    q.exact = exact, q.now_s = now_s, q.k = limit, q.heap = out;
+    q.min_len = l->min_length_idx < 0 ? 0 : (uint32_t)l->min_length_idx;
+    /* capacity_kg >= weight_kg implies capacity_kg / 100 >= weight_kg / 100 (both rounded down). */
+    q.need_cap_units = l->weight_kg / 100u;
+    set_reach(&q, l->origin.lat, l->origin.lon, slack_km);
     /* The grid holds exact positions; a snapped one is at most half a cell's
      * diagonal away, which the slack covers. */
-    fn_state_visit_trucks(s, l->origin.lat, l->origin.lon, radius_km / circ, exact ? 0.0 : FN_PRIVACY_CELL_DEG * FN_KM_PER_DEG_LAT,
-                          visit_truck, stop_rule, &q);
+    fn_state_visit_trucks(s, l->origin.lat, l->origin.lon, radius_km / circ, slack_km, visit_truck, stop_rule, &q);
     qsort(out, q.n, sizeof(*out), cmp_trucks);
     return q.n;
 }
@@ -262,7 +319,10 @@ size_t fn_match_loads(const fn_state *s, const fn_match_config *cfg, const fn_dr
     if (limit == 0 || radius_km <= 0)
         return 0;
     driver_origin(d, &lat, &lon);
-    q = (search){s, cfg, NULL, d, toward, radius_km, w[FN_MF_DEADHEAD], circ, 1, 1, now_s, limit, 0, out};
+    memset(&q, 0, sizeof(q));
+    q.s = s, q.cfg = cfg, q.driver = d, q.toward = toward, q.radius_km = radius_km, q.w_dead = w[FN_MF_DEADHEAD];
+    q.circ = circ, q.exact = 1, q.by_load = 1, q.now_s = now_s, q.k = limit, q.heap = out;
+    set_reach(&q, lat, lon, 0.0);
     fn_state_visit_open_loads(s, lat, lon, radius_km / circ, 0.0, visit_load, stop_rule, &q);
     qsort(out, q.n, sizeof(*out), cmp_loads);
     return q.n;
