@@ -20,18 +20,6 @@
 
 #define NBODIES 4096
 
-typedef struct options {
-    const char *data_dir;
-    double scale;
-    int connections;
-    double seconds;
-    double warmup;
-    int threads;
-    unsigned connect_gap_ms;
-    const char *perf_out;
-    int keep;
-} options;
-
 typedef struct ctx {
     char *bodies[NBODIES];
     size_t lens[NBODIES];
@@ -39,67 +27,21 @@ typedef struct ctx {
     int reported;
 } ctx;
 
-static void usage(FILE *f)
+static void usage(FILE *f, const bu_opts *d)
 {
-    fprintf(f,
-            "usage: bench_loads [--data-dir DIR] [--scale S] [--connections C] [--seconds T]\n"
-            "                   [--warmup W] [--threads N] [--connect-gap-ms G] [--perf FILE] [--keep]\n\n"
-            "Loads created per second through POST /v1/loads with fsync on.\n"
-            "  --data-dir DIR     bulkloaded state (default /tmp/fn-bench-national; made with\n"
-            "                     `freight bulkload --scale S` when it does not exist); the\n"
-            "                     server runs on a scratch copy, DIR is not changed\n"
-            "  --scale S          bulkload scale when DIR must be made (default 1)\n"
-            "  --connections C    client connections, one thread and one company each (default 16)\n"
-            "  --seconds T        measured time (default 10)\n"
-            "  --warmup W         seconds run before measuring (default 1)\n"
-            "  --threads N        freightd --threads (default 16)\n"
-            "  --connect-gap-ms G open the connections one at a time, G ms apart, before the run\n"
-            "                     (default 0: each client thread connects as it starts)\n"
-            "  --perf FILE        `perf record -g` freightd into FILE during the window\n"
-            "  --keep             keep the scratch data dir\n");
+    fprintf(f, "usage: bench_loads [--data-dir DIR] [--scale S] [--connections C] [--seconds T]\n"
+               "                   [--warmup W] [--threads N] [--connect-gap-ms G] [--perf FILE] [--keep]\n\n"
+               "Loads created per second through POST /v1/loads with fsync on.\n");
+    bu_opts_help(f, d, 21, BU_OPT_ALL);
 }
 
-static void parse(int argc, char **argv, options *o)
+static void parse(int argc, char **argv, bu_opts *o)
 {
-    o->data_dir = "/tmp/fn-bench-national";
-    o->scale = 1;
+    bu_opts_init(o);
     o->connections = 16;
-    o->seconds = 10;
-    o->warmup = 1;
-    o->threads = 16;
-    o->connect_gap_ms = 0;
-    o->perf_out = NULL;
-    o->keep = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            exit(0);
-        } else if (!strcmp(a, "--keep")) {
-            o->keep = 1;
-            continue;
-        } else if (!strcmp(a, "--data-dir") && v) {
-            o->data_dir = v;
-        } else if (!strcmp(a, "--perf") && v) {
-            o->perf_out = v;
-        } else if (!strcmp(a, "--scale")) {
-            o->scale = bu_num_arg(a, v, 0.0001, 100);
-        } else if (!strcmp(a, "--connections")) {
-            o->connections = (int)bu_num_arg(a, v, 1, 4096);
-        } else if (!strcmp(a, "--seconds")) {
-            o->seconds = bu_num_arg(a, v, 0.1, 86400);
-        } else if (!strcmp(a, "--warmup")) {
-            o->warmup = bu_num_arg(a, v, 0, 3600);
-        } else if (!strcmp(a, "--connect-gap-ms")) {
-            o->connect_gap_ms = (unsigned)bu_num_arg(a, v, 0, 10000);
-        } else if (!strcmp(a, "--threads")) {
-            o->threads = (int)bu_num_arg(a, v, 1, 1024);
-        } else {
-            usage(stderr);
-            bu_die("unknown option or missing value: %s", a);
-        }
-        i++;
-    }
+    o->max_connections = 4096;
+    o->connections_help = "client connections, one thread and one company each";
+    bu_opts_parse(argc, argv, o, NULL, NULL, usage);
 }
 
 static void build_bodies(ctx *x)
@@ -160,7 +102,7 @@ static int post_load(void *arg, int conn, uint64_t seq, bu_conn *c, uint64_t *it
 
 int main(int argc, char **argv)
 {
-    options o;
+    bu_opts o;
     bu_setup su;
     bu_window w;
     ctx *x = calloc(1, sizeof(ctx));
@@ -191,8 +133,7 @@ int main(int argc, char **argv)
     printf("  errors                 %llu failed requests; open loads %.0f -> %.0f\n", (unsigned long long)w.errors,
            w.m0.loads, w.m1.loads);
     bu_print_resources(&w);
-    if (o.perf_out)
-        printf("  perf                   recorded into %s (perf report --stdio -i %s)\n", o.perf_out, o.perf_out);
+    bu_print_perf(o.perf_out);
     bu_print_footer(&su, argc, argv);
     bu_setup_finish(&su, o.keep);
     return 0;

@@ -29,17 +29,9 @@
 #include <math.h>
 
 typedef struct options {
-    const char *data_dir;
-    double scale;
-    int connections;
+    bu_opts c; /* the common options */
     int batch;
-    double seconds;
-    double warmup;
-    int threads;
-    unsigned connect_gap_ms;
     double pool_mb;
-    const char *perf_out;
-    int keep;
 } options;
 
 typedef struct body {
@@ -54,76 +46,39 @@ typedef struct ctx {
     int reported; /* errors printed so far */
 } ctx;
 
-static void usage(FILE *f)
+static void usage(FILE *f, const bu_opts *d)
 {
-    fprintf(f,
-            "usage: bench_positions [--data-dir DIR] [--scale S] [--connections C] [--batch B]\n"
-            "                       [--seconds T] [--warmup W] [--threads N] [--connect-gap-ms G]\n"
-            "                       [--pool-mb M] [--perf FILE] [--keep]\n\n"
-            "Positions per second through batched POST /v1/positions with fsync on.\n"
-            "  --data-dir DIR     bulkloaded state (default /tmp/fn-bench-national; made with\n"
-            "                     `freight bulkload --scale S` when it does not exist); the\n"
-            "                     server runs on a scratch copy, DIR is not changed\n"
-            "  --scale S          bulkload scale when DIR must be made (default 1)\n"
-            "  --connections C    client connections, one thread each (default 4)\n"
-            "  --batch B          positions per request, at most 10000 (default 10000)\n"
-            "  --seconds T        measured time (default 10)\n"
-            "  --warmup W         seconds run before measuring (default 1)\n"
-            "  --threads N        freightd --threads (default 16)\n"
-            "  --connect-gap-ms G open the connections one at a time, G ms apart, before the run\n"
-            "                     (default 0: each client thread connects as it starts)\n"
-            "  --pool-mb M        cap on pre-built request bodies (default 512)\n"
-            "  --perf FILE        `perf record -g` freightd into FILE during the window\n"
-            "  --keep             keep the scratch data dir\n");
+    fprintf(f, "usage: bench_positions [--data-dir DIR] [--scale S] [--connections C] [--batch B]\n"
+               "                       [--seconds T] [--warmup W] [--threads N] [--connect-gap-ms G]\n"
+               "                       [--pool-mb M] [--perf FILE] [--keep]\n\n"
+               "Positions per second through batched POST /v1/positions with fsync on.\n");
+    bu_opts_help(f, d, 21, BU_OPT_DATA_DIR | BU_OPT_SCALE | BU_OPT_CONNECTIONS);
+    bu_help_line(f, 21, "--batch B", "positions per request, at most 10000 (default 10000)");
+    bu_opts_help(f, d, 21, BU_OPT_SECONDS | BU_OPT_WARMUP | BU_OPT_THREADS | BU_OPT_CONNECT_GAP);
+    bu_help_line(f, 21, "--pool-mb M", "cap on pre-built request bodies (default 512)");
+    bu_opts_help(f, d, 21, BU_OPT_PERF | BU_OPT_KEEP);
+}
+
+static int own_option(void *prog, const char *a, const char *v)
+{
+    options *o = prog;
+    if (!strcmp(a, "--batch"))
+        o->batch = (int)bu_num_arg(a, v, 1, 10000);
+    else if (!strcmp(a, "--pool-mb"))
+        o->pool_mb = bu_num_arg(a, v, 1, 65536);
+    else
+        return 0;
+    return 2;
 }
 
 static void parse(int argc, char **argv, options *o)
 {
-    o->data_dir = "/tmp/fn-bench-national";
-    o->scale = 1;
-    o->connections = 4;
+    bu_opts_init(&o->c);
+    o->c.connections = 4;
+    o->c.connections_help = "client connections, one thread each";
     o->batch = 10000;
-    o->seconds = 10;
-    o->warmup = 1;
-    o->threads = 16;
-    o->connect_gap_ms = 0;
     o->pool_mb = 512;
-    o->perf_out = NULL;
-    o->keep = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            exit(0);
-        } else if (!strcmp(a, "--keep")) {
-            o->keep = 1;
-            continue;
-        } else if (!strcmp(a, "--data-dir") && v) {
-            o->data_dir = v;
-        } else if (!strcmp(a, "--perf") && v) {
-            o->perf_out = v;
-        } else if (!strcmp(a, "--scale")) {
-            o->scale = bu_num_arg(a, v, 0.0001, 100);
-        } else if (!strcmp(a, "--connections")) {
-            o->connections = (int)bu_num_arg(a, v, 1, 1024);
-        } else if (!strcmp(a, "--batch")) {
-            o->batch = (int)bu_num_arg(a, v, 1, 10000);
-        } else if (!strcmp(a, "--seconds")) {
-            o->seconds = bu_num_arg(a, v, 0.1, 86400);
-        } else if (!strcmp(a, "--warmup")) {
-            o->warmup = bu_num_arg(a, v, 0, 3600);
-        } else if (!strcmp(a, "--connect-gap-ms")) {
-            o->connect_gap_ms = (unsigned)bu_num_arg(a, v, 0, 10000);
-        } else if (!strcmp(a, "--threads")) {
-            o->threads = (int)bu_num_arg(a, v, 1, 1024);
-        } else if (!strcmp(a, "--pool-mb")) {
-            o->pool_mb = bu_num_arg(a, v, 1, 65536);
-        } else {
-            usage(stderr);
-            bu_die("unknown option or missing value: %s", a);
-        }
-        i++;
-    }
+    bu_opts_parse(argc, argv, &o->c, own_option, o, usage);
 }
 
 /* Body k holds drivers [k*B+1, k*B+B] (wrapping around the driver count),
@@ -209,9 +164,9 @@ int main(int argc, char **argv)
     parse(argc, argv, &o);
     signal(SIGPIPE, SIG_IGN);
     memset(&x, 0, sizeof(x));
-    bu_setup_start(&su, o.data_dir, o.scale, o.threads, NULL);
+    bu_setup_start(&su, o.c.data_dir, o.c.scale, o.c.threads, NULL);
     if (!su.tok.ngateways)
-        bu_die("%s/bench-tokens.json lists no gateways", o.data_dir);
+        bu_die("%s/bench-tokens.json lists no gateways", o.c.data_dir);
     x.tok = &su.tok;
     ndrivers = bu_metric_get(su.srv.port, "freightd_objects{kind=\"driver\"}");
     if (ndrivers < 1)
@@ -227,12 +182,12 @@ int main(int argc, char **argv)
            x.nbodies, o.batch, (double)pool_bytes / 1e6, (double)pool_bytes / ((double)x.nbodies * o.batch), build_s,
            fmin(ndrivers, (double)x.nbodies * o.batch));
 
-    bu_run(&su.srv, o.connections, o.connect_gap_ms, o.warmup, o.seconds, 0, post_batch, &x, o.perf_out, &w);
+    bu_run(&su.srv, o.c.connections, o.c.connect_gap_ms, o.c.warmup, o.c.seconds, 0, post_batch, &x, o.c.perf_out, &w);
 
     pos_s = (double)w.items / w.seconds;
     printf("\nbench_positions: POST /v1/positions, %d positions a request, %d connections, %.1f s measured after "
            "%.1f s warm-up, fsync on, freightd --threads %d\n",
-           o.batch, o.connections, w.seconds, o.warmup, o.threads);
+           o.batch, o.c.connections, w.seconds, o.c.warmup, o.c.threads);
     printf("  positions/s            %.0f\n", pos_s);
     printf("  requests/s             %.1f\n", (double)w.requests / w.seconds);
     bu_lat_print("request latency", &w.lat);
@@ -242,11 +197,10 @@ int main(int argc, char **argv)
     printf("  applied / stale        %.0f / %.0f positions (server counters)\n",
            w.m1.positions_applied - w.m0.positions_applied, w.m1.positions_stale - w.m0.positions_stale);
     bu_print_resources(&w);
-    if (o.perf_out)
-        printf("  perf                   recorded into %s (perf report --stdio -i %s)\n", o.perf_out, o.perf_out);
+    bu_print_perf(o.c.perf_out);
     printf("  target                 >= 500000 positions/s on a 2-core machine: %s\n",
            pos_s >= 500000 ? "met" : "MISSED");
     bu_print_footer(&su, argc, argv);
-    bu_setup_finish(&su, o.keep);
+    bu_setup_finish(&su, o.c.keep);
     return 0;
 }

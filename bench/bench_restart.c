@@ -25,15 +25,11 @@
 #include <math.h>
 
 typedef struct options {
-    const char *data_dir;
-    double scale;
+    bu_opts c; /* the common options */
     int runs;
     double replay_positions; /* -1: one per driver */
     int batch;
-    int connections;
     int queries;
-    int threads;
-    int keep;
 } options;
 
 typedef struct run {
@@ -52,68 +48,49 @@ typedef struct post_ctx {
     int reported;
 } post_ctx;
 
-static void usage(FILE *f)
+static void usage(FILE *f, const bu_opts *d)
 {
-    fprintf(f,
-            "usage: bench_restart [--data-dir DIR] [--scale S] [--runs N] [--replay-positions M]\n"
-            "                     [--batch B] [--connections C] [--queries Q] [--threads N] [--keep]\n\n"
-            "Restart time and memory of the national state, from a snapshot alone and with a log to replay.\n"
-            "  --data-dir DIR          bulkloaded state (default /tmp/fn-bench-national; made with\n"
-            "                          `freight bulkload --scale S` when it does not exist); the\n"
-            "                          server runs on a scratch copy, DIR is not changed\n"
-            "  --scale S               bulkload scale when DIR must be made (default 1)\n"
-            "  --runs N                restarts per variant (default 3)\n"
-            "  --replay-positions M    positions to log before the replay variant (default: one\n"
-            "                          per driver; 0 skips the variant)\n"
-            "  --batch B               positions per request when posting them (default 10000)\n"
-            "  --connections C         connections posting them (default 2)\n"
-            "  --queries Q             queries after each start, before the second memory reading\n"
-            "                          (default 50)\n"
-            "  --threads N             freightd --threads (default 16)\n"
-            "  --keep                  keep the scratch data dir\n");
+    fprintf(f, "usage: bench_restart [--data-dir DIR] [--scale S] [--runs N] [--replay-positions M]\n"
+               "                     [--batch B] [--connections C] [--queries Q] [--threads N] [--keep]\n\n"
+               "Restart time and memory of the national state, from a snapshot alone and with a log to replay.\n");
+    bu_opts_help(f, d, 26, BU_OPT_DATA_DIR | BU_OPT_SCALE);
+    bu_help_line(f, 26, "--runs N", "restarts per variant (default 3)");
+    bu_help_line(f, 26, "--replay-positions M", "positions to log before the replay variant (default: one\n"
+                                                "per driver; 0 skips the variant)");
+    bu_help_line(f, 26, "--batch B", "positions per request when posting them (default 10000)");
+    bu_opts_help(f, d, 26, BU_OPT_CONNECTIONS);
+    bu_help_line(f, 26, "--queries Q", "queries after each start, before the second memory reading\n"
+                                       "(default 50)");
+    bu_opts_help(f, d, 26, BU_OPT_THREADS | BU_OPT_KEEP);
+}
+
+static int own_option(void *prog, const char *a, const char *v)
+{
+    options *o = prog;
+    if (!strcmp(a, "--runs"))
+        o->runs = (int)bu_num_arg(a, v, 1, 1000);
+    else if (!strcmp(a, "--replay-positions"))
+        o->replay_positions = bu_num_arg(a, v, 0, 1e10);
+    else if (!strcmp(a, "--batch"))
+        o->batch = (int)bu_num_arg(a, v, 1, 10000);
+    else if (!strcmp(a, "--queries"))
+        o->queries = (int)bu_num_arg(a, v, 0, 1000000);
+    else
+        return 0;
+    return 2;
 }
 
 static void parse(int argc, char **argv, options *o)
 {
-    o->data_dir = "/tmp/fn-bench-national";
-    o->scale = 1;
+    bu_opts_init(&o->c);
+    o->c.takes = BU_OPT_DATA_DIR | BU_OPT_SCALE | BU_OPT_CONNECTIONS | BU_OPT_THREADS | BU_OPT_KEEP;
+    o->c.connections = 2;
+    o->c.connections_help = "connections posting them";
     o->runs = 3;
     o->replay_positions = -1;
     o->batch = 10000;
-    o->connections = 2;
     o->queries = 50;
-    o->threads = 16;
-    o->keep = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            exit(0);
-        } else if (!strcmp(a, "--keep")) {
-            o->keep = 1;
-            continue;
-        } else if (!strcmp(a, "--data-dir") && v) {
-            o->data_dir = v;
-        } else if (!strcmp(a, "--scale")) {
-            o->scale = bu_num_arg(a, v, 0.0001, 100);
-        } else if (!strcmp(a, "--runs")) {
-            o->runs = (int)bu_num_arg(a, v, 1, 1000);
-        } else if (!strcmp(a, "--replay-positions")) {
-            o->replay_positions = bu_num_arg(a, v, 0, 1e10);
-        } else if (!strcmp(a, "--batch")) {
-            o->batch = (int)bu_num_arg(a, v, 1, 10000);
-        } else if (!strcmp(a, "--connections")) {
-            o->connections = (int)bu_num_arg(a, v, 1, 1024);
-        } else if (!strcmp(a, "--queries")) {
-            o->queries = (int)bu_num_arg(a, v, 0, 1000000);
-        } else if (!strcmp(a, "--threads")) {
-            o->threads = (int)bu_num_arg(a, v, 1, 1024);
-        } else {
-            usage(stderr);
-            bu_die("unknown option or missing value: %s", a);
-        }
-        i++;
-    }
+    bu_opts_parse(argc, argv, &o->c, own_option, o, usage);
 }
 
 static long file_size(const char *p)
@@ -305,11 +282,11 @@ int main(int argc, char **argv)
     rs = calloc((size_t)o.runs, sizeof(*rs));
     if (!rs)
         bu_die("out of memory");
-    snprintf(threads_s, sizeof(threads_s), "%d", o.threads);
+    snprintf(threads_s, sizeof(threads_s), "%d", o.c.threads);
 
     /* The first start doubles as setup (it finds the driver count); it is
      * not one of the N measured starts. */
-    bu_setup_start(&su, o.data_dir, o.scale, o.threads, (const char *const[]){"--snapshot-every-mb", "0", NULL});
+    bu_setup_start(&su, o.c.data_dir, o.c.scale, o.c.threads, (const char *const[]){"--snapshot-every-mb", "0", NULL});
     ndrivers = bu_metric_get(su.srv.port, "freightd_objects{kind=\"driver\"}");
     if (bu_server_stop(&su.srv, 120) < 0)
         fprintf(stderr, "bench: freightd did not stop cleanly; see %s\n", su.log);
@@ -341,7 +318,7 @@ int main(int argc, char **argv)
         fflush(stdout);
         if (bu_server_start(&su.srv, su.freightd, args, su.log, 600) != 0)
             bu_die("freightd did not start on %s", su.scratch);
-        bu_run(&su.srv, o.connections, 0, 0, 0, x.nbodies, post_batch, &x, NULL, &w);
+        bu_run(&su.srv, o.c.connections, 0, 0, 0, x.nbodies, post_batch, &x, NULL, &w);
         printf(" took %.1f s (%.0f positions/s, %llu failed requests)\n", w.seconds, (double)w.items / w.seconds,
                (unsigned long long)w.errors);
         if (bu_server_stop(&su.srv, 120) < 0)
@@ -359,6 +336,6 @@ int main(int argc, char **argv)
     printf("  (freightd runs with --snapshot-every-mb 0 so that the replay variant keeps its log; the page cache "
            "is warm)\n");
     bu_print_footer(&su, argc, argv);
-    bu_setup_finish(&su, o.keep);
+    bu_setup_finish(&su, o.c.keep);
     return 0;
 }

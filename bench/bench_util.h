@@ -1,7 +1,8 @@
 /*
  * bench_util.h — what the benchmark programs share, in this order: basics
  * (monotonic clock, a deterministic generator, growable strings), the
- * report's command/machine/build lines, a latency recorder with exact
+ * report's command/machine/build lines, the options the server benchmarks
+ * share (parsing and usage text), a latency recorder with exact
  * percentiles, a blocking HTTP/1.1 keep-alive client and a /metrics reader,
  * starting and stopping bin/freightd as a child process and reading its
  * CPU, memory and threads from /proc, the closed-loop runner that drives C
@@ -277,6 +278,167 @@ static inline void bu_self_dir(char *out, size_t n)
     if (slash)
         *slash = '\0';
     bu_pathf(out, n, "%s", p);
+}
+
+/* The options the server benchmarks share.  A program starts from
+ * bu_opts_init (the defaults they all had), sets what differs (which
+ * options it takes, --connections' default, bound and meaning) and hands
+ * argv to bu_opts_parse with a function for its own options. */
+#define BU_OPT_DATA_DIR 0x001u    /* --data-dir DIR */
+#define BU_OPT_SCALE 0x002u       /* --scale S */
+#define BU_OPT_CONNECTIONS 0x004u /* --connections C */
+#define BU_OPT_SECONDS 0x008u     /* --seconds T */
+#define BU_OPT_WARMUP 0x010u      /* --warmup W */
+#define BU_OPT_THREADS 0x020u     /* --threads N */
+#define BU_OPT_CONNECT_GAP 0x040u /* --connect-gap-ms G */
+#define BU_OPT_PERF 0x080u        /* --perf FILE */
+#define BU_OPT_KEEP 0x100u        /* --keep */
+#define BU_OPT_ALL 0x1ffu
+
+typedef struct bu_opts {
+    unsigned takes;               /* the BU_OPT_* this program accepts */
+    const char *data_dir;         /* bulkloaded state; the server runs on a scratch copy */
+    double scale;                 /* bulkload scale when data_dir must be made */
+    int connections;              /* client connections */
+    int max_connections;          /* the largest --connections accepted */
+    const char *connections_help; /* what --connections means, for the usage text */
+    double seconds;               /* measured time */
+    double warmup;                /* seconds run before measuring */
+    int threads;                  /* freightd --threads */
+    unsigned connect_gap_ms;      /* open the connections G ms apart before the run; 0: as threads start */
+    const char *perf_out;         /* `perf record -g` freightd into this file; NULL: no */
+    int keep;                     /* keep the scratch data dir */
+} bu_opts;
+
+/* Every common option taken, with the defaults the programs share;
+ * the caller sets connections and connections_help. */
+static inline void bu_opts_init(bu_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->takes = BU_OPT_ALL;
+    o->data_dir = "/tmp/fn-bench-national";
+    o->scale = 1;
+    o->connections = 1;
+    o->max_connections = 1024;
+    o->connections_help = "client connections";
+    o->seconds = 10;
+    o->warmup = 1;
+    o->threads = 16;
+}
+
+/* One line of usage text: "  NAME" padded to column col, then the
+ * description; every newline in it starts a line indented to col. */
+static inline void bu_help_line(FILE *f, int col, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static inline void bu_help_line(FILE *f, int col, const char *name, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    fprintf(f, "  %-*s ", col - 3, name);
+    for (const char *p = text; *p; p++) {
+        fputc(*p, f);
+        if (*p == '\n')
+            fprintf(f, "%*s", col, "");
+    }
+    fputc('\n', f);
+}
+
+/* The usage lines of the common options in `which` that the program takes,
+ * in this order, with the defaults in d, descriptions from column col. */
+static inline void bu_opts_help(FILE *f, const bu_opts *d, int col, unsigned which)
+{
+    which &= d->takes;
+    if (which & BU_OPT_DATA_DIR)
+        bu_help_line(f, col, "--data-dir DIR",
+                     "bulkloaded state (default %s; made with\n"
+                     "`freight bulkload --scale S` when it does not exist); the\n"
+                     "server runs on a scratch copy, DIR is not changed",
+                     d->data_dir);
+    if (which & BU_OPT_SCALE)
+        bu_help_line(f, col, "--scale S", "bulkload scale when DIR must be made (default %g)", d->scale);
+    if (which & BU_OPT_CONNECTIONS)
+        bu_help_line(f, col, "--connections C", "%s (default %d)", d->connections_help, d->connections);
+    if (which & BU_OPT_SECONDS)
+        bu_help_line(f, col, "--seconds T", "measured time (default %g)", d->seconds);
+    if (which & BU_OPT_WARMUP)
+        bu_help_line(f, col, "--warmup W", "seconds run before measuring (default %g)", d->warmup);
+    if (which & BU_OPT_THREADS)
+        bu_help_line(f, col, "--threads N", "freightd --threads (default %d)", d->threads);
+    if (which & BU_OPT_CONNECT_GAP)
+        bu_help_line(f, col, "--connect-gap-ms G",
+                     "open the connections one at a time, G ms apart, before the run\n"
+                     "(default %u%s)",
+                     d->connect_gap_ms, d->connect_gap_ms ? "" : ": each client thread connects as it starts");
+    if (which & BU_OPT_PERF)
+        bu_help_line(f, col, "--perf FILE", "`perf record -g` freightd into FILE during the window");
+    if (which & BU_OPT_KEEP)
+        bu_help_line(f, col, "--keep", "keep the scratch data dir");
+}
+
+/* Takes the common option at argv[0] (argc counts it and what follows):
+ * returns how many args it used (1 or 2), 0 when argv[0] is not a common
+ * option the program takes or a string option lacks its value.  Dies on a
+ * bad or missing number. */
+static inline int bu_opts_arg(bu_opts *o, int argc, char **argv)
+{
+    const char *a = argv[0], *v = argc > 1 ? argv[1] : NULL;
+    unsigned t = o->takes;
+    if ((t & BU_OPT_KEEP) && !strcmp(a, "--keep")) {
+        o->keep = 1;
+        return 1;
+    }
+    if ((t & BU_OPT_DATA_DIR) && !strcmp(a, "--data-dir") && v)
+        o->data_dir = v;
+    else if ((t & BU_OPT_PERF) && !strcmp(a, "--perf") && v)
+        o->perf_out = v;
+    else if ((t & BU_OPT_SCALE) && !strcmp(a, "--scale"))
+        o->scale = bu_num_arg(a, v, 0.0001, 100);
+    else if ((t & BU_OPT_CONNECTIONS) && !strcmp(a, "--connections"))
+        o->connections = (int)bu_num_arg(a, v, 1, o->max_connections);
+    else if ((t & BU_OPT_SECONDS) && !strcmp(a, "--seconds"))
+        o->seconds = bu_num_arg(a, v, 0.1, 86400);
+    else if ((t & BU_OPT_WARMUP) && !strcmp(a, "--warmup"))
+        o->warmup = bu_num_arg(a, v, 0, 3600);
+    else if ((t & BU_OPT_CONNECT_GAP) && !strcmp(a, "--connect-gap-ms"))
+        o->connect_gap_ms = (unsigned)bu_num_arg(a, v, 0, 10000);
+    else if ((t & BU_OPT_THREADS) && !strcmp(a, "--threads"))
+        o->threads = (int)bu_num_arg(a, v, 1, 1024);
+    else
+        return 0;
+    return 2;
+}
+
+/* A program's own options, like bu_opts_arg: a is the option, v the arg
+ * after it (NULL at the end); returns the args used, 0 if a is not one. */
+typedef int (*bu_own_opt_fn)(void *prog, const char *a, const char *v);
+
+/* Parses argv: --help/-h prints usage to stdout and exits 0; common
+ * options go into o, the rest to own(prog, ...) (own may be NULL); an
+ * unknown option prints usage to stderr and dies.  usage is given the
+ * defaults o held before parsing. */
+static inline void bu_opts_parse(int argc, char **argv, bu_opts *o, bu_own_opt_fn own, void *prog,
+                                 void (*usage)(FILE *f, const bu_opts *defaults))
+{
+    const bu_opts d = *o;
+    for (int i = 1; i < argc;) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int used;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout, &d);
+            exit(0);
+        }
+        used = bu_opts_arg(o, argc - i, argv + i);
+        if (!used && own)
+            used = own(prog, a, v);
+        if (!used) {
+            usage(stderr, &d);
+            bu_die("unknown option or missing value: %s", a);
+        }
+        i += used;
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -1277,6 +1439,13 @@ static inline void bu_print_fsyncs(const bu_window *w, const char *item_name)
     printf("  log                    %.1f MB written (%.1f MB/s), %.0f records; %.0f snapshots finished meanwhile\n",
            (w->m1.log_bytes - w->m0.log_bytes) / 1e6, (w->m1.log_bytes - w->m0.log_bytes) / 1e6 / w->seconds,
            w->m1.log_records - w->m0.log_records, w->m1.snapshots - w->m0.snapshots);
+}
+
+/* The line naming the perf recording, when there is one. */
+static inline void bu_print_perf(const char *perf_out)
+{
+    if (perf_out)
+        printf("  perf                   recorded into %s (perf report --stdio -i %s)\n", perf_out, perf_out);
 }
 
 static inline void bu_print_resources(const bu_window *w)
