@@ -156,6 +156,7 @@ void fn_h_admin_snapshot(fn_call *c);
 void fn_h_admin_faults(fn_call *c);
 void fn_h_load_matches(fn_call *c);
 void fn_h_driver_loads(fn_call *c);
+void fn_h_dispatch(fn_call *c);
 void fn_h_not_yet(fn_call *c);
 
 #endif

@@ -4,6 +4,7 @@
  */
 #include "api/api_int.h"
 #include "common/fn.h"
+#include "match/dispatch.h"
 #include "match/match.h"
 
 #include <math.h>
@@ -135,4 +136,99 @@ void fn_h_driver_loads(fn_call *c)
     fn_reply(c, 200, json_pack("{s:I, s:o, s:o}", "driver_id", (json_int_t)c->id, "toward",
                                toward.kind == 0 ? json_null() : json_string(toward.kind == 1 ? "home" : fn_province_name(toward.province)),
                                "loads", arr));
+}
+
+/* POST /v1/dispatch: the region's optimal assignment (dispatch.h), and with
+ * "apply": true its bookings, made under one write lock so that a load
+ * booked meanwhile is refused, never double-booked. */
+void fn_h_dispatch(fn_call *c)
+{
+    static const fn_match_config cfg = {50.0};
+    fn_dispatch_query q;
+    fn_dispatch_result r;
+    const char *prov;
+    json_t *bbox, *applyv, *pairs, *out;
+    double radius;
+    int64_t k = 16;
+    int apply = 0, rc;
+
+    memset(&q, 0, sizeof(q));
+    q.province = -1;
+    if (fn_jv_string(c, c->body, NULL, "province", 0, 1, 64, &prov) ||
+        fn_jv_number(c, c->body, NULL, "radius_km", 0, 1, 500, &radius, &rc) ||
+        fn_jv_int(c, c->body, NULL, "trucks_per_load", 0, 1, 64, &k, NULL))
+        return;
+    q.radius_km = rc ? radius : 150;
+    q.k = (size_t)k;
+    q.max_loads = 200000;
+    if (prov && (q.province = fn_province_parse(prov)) < 0)
+        RETURN_ERROR(c, FN_EINVAL, "province", "province '%s' is not a province of mainland China", prov);
+    bbox = json_object_get(c->body, "bbox");
+    if (bbox && !json_is_null(bbox)) {
+        double v[4];
+        if (!json_is_array(bbox) || json_array_size(bbox) != 4)
+            RETURN_ERROR(c, FN_EINVAL, "bbox", "bbox must be [west_lon, south_lat, east_lon, north_lat]");
+        for (size_t i = 0; i < 4; i++) {
+            json_t *x = json_array_get(bbox, i);
+            if (!json_is_number(x))
+                RETURN_ERROR(c, FN_EINVAL, "bbox", "bbox must hold four numbers");
+            v[i] = json_number_value(x);
+        }
+        if (v[0] < -180 || v[2] > 180 || v[1] < -90 || v[3] > 90 || v[0] >= v[2] || v[1] >= v[3])
+            RETURN_ERROR(c, FN_EINVAL, "bbox", "bbox must be [west_lon, south_lat, east_lon, north_lat] with west < east and south < north");
+        q.has_bbox = 1;
+        q.west_lon = v[0], q.south_lat = v[1], q.east_lon = v[2], q.north_lat = v[3];
+    }
+    if (q.province < 0 && !q.has_bbox)
+        RETURN_ERROR(c, FN_EMISSING, "province", "give a province or a bbox to dispatch");
+    applyv = json_object_get(c->body, "apply");
+    if (applyv && !json_is_null(applyv)) {
+        if (!json_is_boolean(applyv))
+            RETURN_ERROR(c, FN_EINVAL, "apply", "apply must be true or false");
+        apply = json_is_true(applyv);
+    }
+
+    fn_engine_rdlock(c->api->engine);
+    rc = fn_dispatch_run(fn_engine_state(c->api->engine), &cfg, &q, fn_now_s(), &r);
+    fn_engine_rdunlock(c->api->engine);
+    if (rc != 0)
+        RETURN_ERROR(c, FN_EINVAL, NULL, "the region holds more than %zu open loads; dispatch a smaller one", q.max_loads);
+
+    pairs = json_array();
+    for (size_t i = 0; i < r.npairs; i++)
+        json_array_append_new(pairs, json_pack("{s:I, s:I, s:o}", "load_id", (json_int_t)r.pairs[i].load_id, "driver_id",
+                                               (json_int_t)r.pairs[i].driver_id, "deadhead_km", r2(r.pairs[i].deadhead_km)));
+    out = json_pack("{s:o, s:I, s:o, s:I, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:b}", "pairs", pairs, "matched",
+                    (json_int_t)r.npairs, "total_deadhead_km", r2(r.total_deadhead_km), "greedy_matched",
+                    (json_int_t)r.greedy_matched, "greedy_total_deadhead_km", r2(r.greedy_total_deadhead_km),
+                    "loads_considered", (json_int_t)r.loads, "trucks_considered", (json_int_t)r.trucks, "edges",
+                    (json_int_t)r.edges, "trucks_per_load", (json_int_t)q.k, "build_ms", r2(r.build_ms), "solve_ms",
+                    r2(r.solve_ms), "apply", apply);
+    if (apply && r.npairs) {
+        uint64_t *drv = fn_xmalloc(r.npairs * sizeof(uint64_t)), *ld = fn_xmalloc(r.npairs * sizeof(uint64_t));
+        uint64_t *bk = fn_xmalloc(r.npairs * sizeof(uint64_t));
+        int *errs = fn_xmalloc(r.npairs * sizeof(int));
+        fn_result res = {0};
+        json_t *booked = json_array(), *refused = json_array();
+        for (size_t i = 0; i < r.npairs; i++)
+            drv[i] = r.pairs[i].driver_id, ld[i] = r.pairs[i].load_id;
+        rc = fn_engine_book_batch(c->api->engine, drv, ld, r.npairs, bk, errs, &res);
+        for (size_t i = 0; rc == 0 && i < r.npairs; i++) {
+            if (!errs[i])
+                json_array_append_new(booked, json_pack("{s:I, s:I}", "load_id", (json_int_t)ld[i], "booking_id", (json_int_t)bk[i]));
+            else
+                json_array_append_new(refused, json_pack("{s:I, s:I, s:s}", "load_id", (json_int_t)ld[i], "driver_id",
+                                                         (json_int_t)drv[i], "error", fn_errcode(errs[i])));
+        }
+        free(drv), free(ld), free(bk), free(errs);
+        if (rc != 0) {
+            json_decref(booked), json_decref(refused), json_decref(out);
+            fn_dispatch_result_free(&r);
+            RETURN_RESULT(c, &res);
+        }
+        json_object_set_new(out, "bookings", booked);
+        json_object_set_new(out, "refused", refused);
+    }
+    fn_dispatch_result_free(&r);
+    fn_reply(c, 200, out);
 }

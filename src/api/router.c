@@ -40,7 +40,7 @@ const fn_route fn_routes[] = {
     {"POST",   "/v1/bookings/{id}/deliver",     fn_h_deliver,          R_DRIVER,                       BODY_NONE, "bookings_deliver"},
     {"POST",   "/v1/bookings/{id}/cancel",      fn_h_booking_cancel,   R_COMPANY | R_DRIVER,           BODY_NONE, "bookings_cancel"},
     {"POST",   "/v1/bookings/{id}/rating",      fn_h_rating,           R_COMPANY | R_DRIVER,           BODY_JSON, "bookings_rating"},
-    {"POST",   "/v1/dispatch",                  fn_h_not_yet,          R_ADMIN,                        BODY_JSON, "dispatch"},
+    {"POST",   "/v1/dispatch",                  fn_h_dispatch,         R_ADMIN,                        BODY_JSON, "dispatch"},
     {"GET",    "/v1/stats/overview",            fn_h_not_yet,          R_MEMBER,                       BODY_NONE, "stats_overview"},
     {"GET",    "/v1/stats/lanes",               fn_h_not_yet,          R_MEMBER,                       BODY_NONE, "stats_lanes"},
     {"GET",    "/v1/stats/regions",             fn_h_not_yet,          R_MEMBER,                       BODY_NONE, "stats_regions"},

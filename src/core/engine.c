@@ -651,49 +651,80 @@ static const char *unsuitable(const fn_driver *d, const fn_load *l, const char *
     return NULL;
 }
 
-int fn_engine_book(fn_engine *e, uint64_t driver_id, uint64_t load_id, uint64_t *booking_out, fn_result *res)
+/* With the write lock held: checks and logs one booking; *seq gets its
+ * record's seq.  Shared by single bookings and dispatch's batches. */
+static int book_locked(fn_engine *e, uint64_t driver_id, uint64_t load_id, int64_t now, uint64_t *seq,
+                       uint64_t *booking_out, fn_result *res)
 {
-    const fn_driver *d;
-    const fn_load *l;
+    const fn_driver *d = fn_state_driver(e->state, driver_id);
+    const fn_load *l = fn_state_load(e->state, load_id);
     const char *why, *field = NULL;
     fn_booking bk;
     fn_buf b;
-    uint64_t seq = 0;
-    int rc = 0, st;
-    int64_t now = fn_now_s();
+    int rc, st;
 
-    memset(&bk, 0, sizeof(bk));
-    fn_buf_init(&b, 0);
-    WRITE_BEGIN(e);
-    d = fn_state_driver(e->state, driver_id);
-    l = fn_state_load(e->state, load_id);
     if (!d)
-        rc = fail(res, FN_ENOTFOUND, NULL, "no driver %llu", (unsigned long long)driver_id);
-    else if (!l)
-        rc = fail(res, FN_ENOTFOUND, NULL, "no load %llu", (unsigned long long)load_id);
-    else if ((st = fn_load_status(l, now)) != FN_LS_OPEN)
-        rc = fail(res, st == FN_LS_BOOKED || st == FN_LS_IN_TRANSIT || st == FN_LS_DELIVERED ? FN_EBOOKED : FN_ENOTOPEN,
-                  NULL, "the load is %s", fn_load_status_name(st));
-    else if (d->status == FN_DS_ON_TRIP)
-        rc = fail(res, FN_EONTRIP, NULL, "the driver is already on a trip (booking %llu)",
-                  (unsigned long long)d->booking_id);
-    else if ((why = unsuitable(d, l, &field)) != NULL)
-        rc = fail(res, FN_EUNSUITABLE, field, "%s", why);
-    else {
-        double from_lat = d->pos_ts ? d->lat : d->home_lat, from_lon = d->pos_ts ? d->lon : d->home_lon;
-        bk.id = fn_state_next_booking_id(e->state);
-        bk.load_id = load_id;
-        bk.driver_id = driver_id;
-        bk.booked_at = now;
-        bk.deadhead_km = fn_state_road_km(e->state, from_lat, from_lon, l->origin.lat, l->origin.lon);
-        bk.loaded_km = fn_state_road_km(e->state, l->origin.lat, l->origin.lon, l->dest.lat, l->dest.lon);
-        fn_rec_book(&b, &bk);
-        rc = log_apply(e, FN_REC_BOOK, &b, &seq, res);
+        return fail(res, FN_ENOTFOUND, NULL, "no driver %llu", (unsigned long long)driver_id);
+    if (!l)
+        return fail(res, FN_ENOTFOUND, NULL, "no load %llu", (unsigned long long)load_id);
+    if ((st = fn_load_status(l, now)) != FN_LS_OPEN)
+        return fail(res, st == FN_LS_BOOKED || st == FN_LS_IN_TRANSIT || st == FN_LS_DELIVERED ? FN_EBOOKED : FN_ENOTOPEN,
+                    NULL, "the load is %s", fn_load_status_name(st));
+    if (d->status == FN_DS_ON_TRIP)
+        return fail(res, FN_EONTRIP, NULL, "the driver is already on a trip (booking %llu)",
+                    (unsigned long long)d->booking_id);
+    if ((why = unsuitable(d, l, &field)) != NULL)
+        return fail(res, FN_EUNSUITABLE, field, "%s", why);
+    memset(&bk, 0, sizeof(bk));
+    bk.id = fn_state_next_booking_id(e->state);
+    bk.load_id = load_id;
+    bk.driver_id = driver_id;
+    bk.booked_at = now;
+    bk.deadhead_km = fn_state_road_km(e->state, d->pos_ts ? d->lat : d->home_lat, d->pos_ts ? d->lon : d->home_lon,
+                                      l->origin.lat, l->origin.lon);
+    bk.loaded_km = fn_state_road_km(e->state, l->origin.lat, l->origin.lon, l->dest.lat, l->dest.lon);
+    fn_buf_init(&b, 0);
+    fn_rec_book(&b, &bk);
+    rc = log_apply(e, FN_REC_BOOK, &b, seq, res);
+    fn_buf_free(&b);
+    if (rc == 0)
         *booking_out = bk.id;
+    return rc;
+}
+
+int fn_engine_book(fn_engine *e, uint64_t driver_id, uint64_t load_id, uint64_t *booking_out, fn_result *res)
+{
+    uint64_t seq = 0;
+    int rc;
+    WRITE_BEGIN(e);
+    rc = book_locked(e, driver_id, load_id, fn_now_s(), &seq, booking_out, res);
+    WRITE_END(e);
+    return rc ? rc : durable(e, seq, res);
+}
+
+int fn_engine_book_batch(fn_engine *e, const uint64_t *driver_ids, const uint64_t *load_ids, size_t n,
+                         uint64_t *booking_out, int *errs, fn_result *res)
+{
+    uint64_t seq = 0, last = 0;
+    int64_t now = fn_now_s();
+    int rc = 0;
+    WRITE_BEGIN(e);
+    for (size_t i = 0; i < n; i++) {
+        fn_result one = {0};
+        booking_out[i] = 0;
+        errs[i] = book_locked(e, driver_ids[i], load_ids[i], now, &seq, &booking_out[i], &one);
+        if (errs[i] == 0)
+            last = seq;
+        else if (errs[i] == FN_EUNAVAIL) {
+            *res = one;
+            rc = FN_EUNAVAIL;
+            break;
+        }
     }
     WRITE_END(e);
-    fn_buf_free(&b);
-    return rc ? rc : durable(e, seq, res);
+    if (rc == 0 && last)
+        rc = durable(e, last, res);
+    return rc;
 }
 
 int fn_engine_booking_visible(uint64_t caller, const fn_booking *b)

@@ -80,6 +80,13 @@ int fn_engine_load_cancel(fn_engine *e, uint64_t caller, uint64_t load_id, fn_re
 
 /* Books a load for a driver; *booking_out gets the booking id. */
 int fn_engine_book(fn_engine *e, uint64_t driver_id, uint64_t load_id, uint64_t *booking_out, fn_result *res);
+/* Books n (driver, load) pairs under one hold of the write lock, so no
+ * concurrent booking can interleave, and makes them durable with one sync.
+ * errs[i] gets 0 or why pair i was refused (its load was booked meanwhile,
+ * ...); booking_out[i] its booking id or 0.  Returns 0, or FN_EUNAVAIL when
+ * the log failed (then no booking of the batch is acknowledged). */
+int fn_engine_book_batch(fn_engine *e, const uint64_t *driver_ids, const uint64_t *load_ids, size_t n,
+                         uint64_t *booking_out, int *errs, fn_result *res);
 /* Trip steps by the booked driver: FN_REC_PICKUP or FN_REC_DELIVER. */
 int fn_engine_trip_step(fn_engine *e, uint64_t caller, uint64_t booking_id, int step, fn_result *res);
 /* Cancels a booking before pickup (booked driver or owner company). */

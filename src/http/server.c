@@ -235,6 +235,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     if (rc->dispatched)
         return MHD_YES;
     rc->dispatched = 1;
+    {
+        /* The whole request is here: the deadline is for receiving it, not for
+         * the work it asks for. */
+        conn_ctx *cc = conn_of(c);
+        pthread_mutex_lock(&h->mu);
+        if (cc)
+            cc->in_request = 0;
+        pthread_mutex_unlock(&h->mu);
+    }
     memset(&resp, 0, sizeof(resp));
     fn_buf_init(&resp.body, 0);
     resp.tag = -1;

@@ -1,0 +1,392 @@
+/*
+ * dispatch.c — the sparse graph and the exact assignment behind dispatch.h.
+ *
+ * The solver is the shortest-augmenting-path form of the Hungarian method
+ * for sparse, rectangular problems: rows (loads) are added one at a time;
+ * for each, Dijkstra on reduced costs c(u,v) - pr[u] - pc[v] (never
+ * negative) finds the cheapest alternating path to a free column, stopping
+ * at the first free column it settles; the duals of the settled part are
+ * moved by the distances so reduced costs stay non-negative; the path is
+ * flipped.  After every row the matching is a minimum-cost one of the rows
+ * so far, so after the last it is optimal.  Costs are integer metres, so it
+ * is exact.  When trucks are plentiful most paths end at the first edge,
+ * which keeps national-size instances fast.
+ */
+#include "match/dispatch.h"
+#include "common/fn.h"
+#include "common/geo.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INF INT64_MAX
+
+typedef struct hnode {
+    int64_t d;
+    uint32_t v;
+} hnode;
+
+typedef struct heap {
+    hnode *a;
+    size_t n, cap;
+} heap;
+
+static void hpush(heap *h, int64_t d, uint32_t v)
+{
+    size_t i;
+    if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 256;
+        h->a = fn_xrealloc(h->a, h->cap * sizeof(*h->a));
+    }
+    i = h->n++;
+    while (i > 0 && h->a[(i - 1) / 2].d > d) {
+        h->a[i] = h->a[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h->a[i] = (hnode){d, v};
+}
+
+static hnode hpop(heap *h)
+{
+    hnode top = h->a[0], last = h->a[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        int64_t md = last.d;
+        if (l < h->n && h->a[l].d < md)
+            m = l, md = h->a[l].d;
+        if (l + 1 < h->n && h->a[l + 1].d < md)
+            m = l + 1;
+        if (m == i)
+            break;
+        h->a[i] = h->a[m];
+        i = m;
+    }
+    if (h->n)
+        h->a[i] = last;
+    return top;
+}
+
+int64_t fn_dispatch_solve(size_t nrows, size_t ncols, const size_t *start, const uint32_t *cols, const int64_t *cost,
+                          int32_t *row_col)
+{
+    size_t ntot = ncols + nrows; /* column ncols + r is row r's private "unassigned" */
+    int64_t maxc = 0, big, total = 0;
+    int64_t *pr = fn_xcalloc(nrows ? nrows : 1, sizeof(int64_t));
+    int64_t *pc = fn_xcalloc(ntot ? ntot : 1, sizeof(int64_t));
+    int64_t *dcol = fn_xmalloc((ntot ? ntot : 1) * sizeof(int64_t));
+    int64_t *drow = fn_xmalloc((nrows ? nrows : 1) * sizeof(int64_t));
+    int32_t *match_col = fn_xmalloc((ntot ? ntot : 1) * sizeof(int32_t));
+    int32_t *match_row = fn_xmalloc((nrows ? nrows : 1) * sizeof(int32_t));
+    int32_t *prev = fn_xmalloc((ntot ? ntot : 1) * sizeof(int32_t));
+    uint32_t *stamp = fn_xcalloc(ntot ? ntot : 1, sizeof(uint32_t));
+    uint8_t *done = fn_xcalloc(ntot ? ntot : 1, 1);
+    uint32_t *settled = fn_xmalloc((ntot ? ntot : 1) * sizeof(uint32_t));
+    uint32_t *rows_hit = fn_xmalloc((nrows ? nrows : 1) * sizeof(uint32_t));
+    heap h = {NULL, 0, 0};
+
+    for (size_t e = 0; e < (nrows ? start[nrows] : 0); e++)
+        if (cost[e] > maxc)
+            maxc = cost[e];
+    /* Leaving a row unassigned costs more than any total of real edges, so
+     * the optimum matches as many rows as possible first. */
+    big = (maxc + 1) * (int64_t)(nrows + 1);
+    for (size_t v = 0; v < ntot; v++)
+        match_col[v] = -1;
+    for (size_t r = 0; r < nrows; r++)
+        match_row[r] = -1;
+
+    for (size_t s = 0; s < nrows; s++) {
+        uint32_t epoch = (uint32_t)s + 1, end = 0;
+        size_t nset = 0, nrh = 0;
+        int64_t D = 0;
+        h.n = 0;
+        rows_hit[nrh++] = (uint32_t)s;
+        drow[s] = 0;
+        for (uint32_t u = (uint32_t)s;;) {
+            /* Relax row u's edges, its private column included. */
+            for (size_t e = start[u]; e <= start[u + 1]; e++) {
+                uint32_t v = e < start[u + 1] ? cols[e] : (uint32_t)(ncols + u);
+                int64_t c = e < start[u + 1] ? cost[e] : big;
+                int64_t nd = drow[u] + c - pr[u] - pc[v];
+                if (stamp[v] != epoch) {
+                    stamp[v] = epoch;
+                    done[v] = 0;
+                    dcol[v] = INF;
+                }
+                if (!done[v] && nd < dcol[v]) {
+                    dcol[v] = nd;
+                    prev[v] = (int32_t)u;
+                    hpush(&h, nd, v);
+                }
+            }
+            /* Settle the nearest column. */
+            for (;;) {
+                hnode x = hpop(&h);
+                if (done[x.v] || x.d != dcol[x.v])
+                    continue;
+                done[x.v] = 1;
+                settled[nset++] = x.v;
+                end = x.v;
+                break;
+            }
+            if (match_col[end] < 0) {
+                D = dcol[end];
+                break;
+            }
+            u = (uint32_t)match_col[end];
+            drow[u] = dcol[end];
+            rows_hit[nrh++] = u;
+        }
+        /* Move the duals of the settled part, then flip the path. */
+        for (size_t i = 0; i < nrh; i++)
+            pr[rows_hit[i]] += D - drow[rows_hit[i]];
+        for (size_t i = 0; i < nset; i++)
+            pc[settled[i]] -= D - dcol[settled[i]];
+        for (uint32_t v = end;;) {
+            int32_t u = prev[v], next = match_row[u];
+            match_row[u] = (int32_t)v;
+            match_col[v] = u;
+            if ((size_t)u == s)
+                break;
+            v = (uint32_t)next;
+        }
+    }
+    for (size_t r = 0; r < nrows; r++) {
+        int32_t v = match_row[r];
+        row_col[r] = v >= 0 && (size_t)v < ncols ? v : -1;
+        if (row_col[r] >= 0)
+            for (size_t e = start[r]; e < start[r + 1]; e++)
+                if (cols[e] == (uint32_t)v) {
+                    total += cost[e];
+                    break;
+                }
+    }
+    free(pr), free(pc), free(dcol), free(drow), free(match_col), free(match_row), free(prev), free(stamp);
+    free(done), free(settled), free(rows_hit), free(h.a);
+    return total;
+}
+
+/* ---- building the graph ---- */
+
+typedef struct near {
+    uint32_t driver;   /* id */
+    int64_t cost_m;    /* deadhead in metres */
+} near;
+
+typedef struct kctx {
+    const fn_state *s;
+    const fn_match_config *cfg;
+    const fn_load *l;
+    double radius_km, circ;
+    int64_t now_s;
+    size_t k, n;
+    near *heap;        /* max-heap on cost, the k nearest so far */
+    double km_per_deg_lon; /* for the coarse distance from grid entries */
+} kctx;
+
+static int near_worse(const near *a, const near *b)
+{
+    return a->cost_m > b->cost_m || (a->cost_m == b->cost_m && a->driver > b->driver);
+}
+
+static void kpush(kctx *c, near x)
+{
+    size_t i;
+    if (c->n == c->k) {
+        if (!near_worse(&c->heap[0], &x))
+            return;
+        i = 0;
+        c->heap[0] = x;
+        for (;;) {
+            size_t l = 2 * i + 1, m = i;
+            if (l < c->n && near_worse(&c->heap[l], &c->heap[m]))
+                m = l;
+            if (l + 1 < c->n && near_worse(&c->heap[l + 1], &c->heap[m]))
+                m = l + 1;
+            if (m == i)
+                return;
+            near t = c->heap[i];
+            c->heap[i] = c->heap[m];
+            c->heap[m] = t;
+            i = m;
+        }
+    }
+    i = c->n++;
+    c->heap[i] = x;
+    while (i > 0 && near_worse(&c->heap[i], &c->heap[(i - 1) / 2])) {
+        near t = c->heap[i];
+        c->heap[i] = c->heap[(i - 1) / 2];
+        c->heap[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+static void kvisit(void *ctx, const fn_grid_entry *e)
+{
+    kctx *c = ctx;
+    const fn_load *l = c->l;
+    const fn_driver *d;
+    double dh;
+    double dy, dx, low;
+    if (!(l->types_mask & (1u << (e->attr & 15))) || (l->min_length_idx >= 0 && (int)((e->attr >> 4) & 15) < l->min_length_idx) ||
+        (e->attr >> 8) < l->weight_kg / 100u)
+        return;
+    /* A coarse distance from the entry, shrunk so it is below the true one,
+     * rules out trucks farther than the k-th nearest found so far. */
+    dy = ((double)e->lat - l->origin.lat) * FN_KM_PER_DEG_LAT;
+    dx = ((double)e->lon - l->origin.lon) * c->km_per_deg_lon;
+    low = (sqrt(dx * dx + dy * dy) / 1.02 - 1.0) * c->circ * 1000.0;
+    if (low > c->radius_km * 1000.0 || (c->n == c->k && low > (double)c->heap[0].cost_m))
+        return;
+    d = fn_state_driver(c->s, (uint64_t)e->item + 1);
+    if (!d || d->capacity_kg < l->weight_kg || (l->volume_l && d->volume_l && d->volume_l < l->volume_l))
+        return;
+    dh = fn_haversine_km(d->lat, d->lon, l->origin.lat, l->origin.lon) * c->circ;
+    if (dh > c->radius_km || (double)c->now_s + dh / c->cfg->speed_kmh * 3600.0 > (double)l->pickup_latest_at)
+        return;
+    kpush(c, (near){(uint32_t)d->id, (int64_t)llround(dh * 1000.0)});
+}
+
+static int kstop(void *ctx, double min_dist_km)
+{
+    kctx *c = ctx;
+    return c->n == c->k && min_dist_km * c->circ * 1000.0 > (double)c->heap[0].cost_m;
+}
+
+static int near_cmp(const void *a, const void *b)
+{
+    const near *x = a, *y = b;
+    return x->cost_m < y->cost_m ? -1 : x->cost_m > y->cost_m ? 1 : (x->driver > y->driver) - (x->driver < y->driver);
+}
+
+typedef struct edge3 {
+    int64_t cost;
+    uint32_t row, col;
+} edge3;
+
+static int edge_cmp(const void *a, const void *b)
+{
+    const edge3 *x = a, *y = b;
+    if (x->cost != y->cost)
+        return x->cost < y->cost ? -1 : 1;
+    if (x->row != y->row)
+        return x->row < y->row ? -1 : 1;
+    return (x->col > y->col) - (x->col < y->col);
+}
+
+static int in_region(const fn_dispatch_query *q, const fn_load *l)
+{
+    if (q->province >= 0 && l->origin.province != q->province)
+        return 0;
+    if (q->has_bbox && (l->origin.lon < q->west_lon || l->origin.lon > q->east_lon || l->origin.lat < q->south_lat ||
+                        l->origin.lat > q->north_lat))
+        return 0;
+    return 1;
+}
+
+int fn_dispatch_run(const fn_state *s, const fn_match_config *cfg, const fn_dispatch_query *q, int64_t now_s,
+                    fn_dispatch_result *out)
+{
+    uint64_t nl_all = fn_state_next_load_id(s) - 1, nd_all = fn_state_next_driver_id(s) - 1, t0 = fn_mono_ns(), t1;
+    size_t k = q->k ? q->k : 16, nrows = 0, ncols = 0, cap_rows = 1024, cap_e = 4096, ne = 0;
+    uint64_t *rows = fn_xmalloc(cap_rows * sizeof(*rows));
+    uint32_t *col_of = fn_xmalloc((nd_all + 1) * sizeof(uint32_t));
+    uint64_t *col_driver = fn_xmalloc((nd_all + 1) * sizeof(uint64_t));
+    size_t *start;
+    uint32_t *cols = fn_xmalloc(cap_e * sizeof(uint32_t));
+    int64_t *cost = fn_xmalloc(cap_e * sizeof(int64_t));
+    near *kh = fn_xmalloc(k * sizeof(near));
+    int32_t *row_col;
+    edge3 *es;
+    uint8_t *rused, *cused;
+    fn_match_config mc = {cfg && cfg->speed_kmh > 0 ? cfg->speed_kmh : 50.0};
+    double circ = fn_state_cfg(s)->circuity;
+
+    memset(out, 0, sizeof(*out));
+    memset(col_of, 0xff, (nd_all + 1) * sizeof(uint32_t));
+    for (uint64_t id = 1; id <= nl_all; id++) {
+        const fn_load *l = fn_state_load(s, id);
+        if (fn_load_status(l, now_s) != FN_LS_OPEN || !in_region(q, l))
+            continue;
+        if (q->max_loads && nrows >= q->max_loads) {
+            free(rows), free(col_of), free(col_driver), free(cols), free(cost), free(kh);
+            return FN_EINVAL;
+        }
+        if (nrows == cap_rows)
+            rows = fn_xrealloc(rows, (cap_rows *= 2) * sizeof(*rows));
+        rows[nrows++] = id;
+    }
+    start = fn_xmalloc((nrows + 1) * sizeof(size_t));
+    for (size_t r = 0; r < nrows; r++) {
+        const fn_load *l = fn_state_load(s, rows[r]);
+        kctx c = {s, &mc, l, q->radius_km, circ, now_s, k, 0, kh,
+                  FN_KM_PER_DEG_LAT * cos(fmin(fabs(l->origin.lat) + 6.0, 89.0) * M_PI / 180.0)};
+        start[r] = ne;
+        fn_state_visit_trucks(s, l->origin.lat, l->origin.lon, q->radius_km / circ, 0.0, kvisit, kstop, &c);
+        qsort(kh, c.n, sizeof(*kh), near_cmp);
+        for (size_t i = 0; i < c.n; i++) {
+            if (col_of[kh[i].driver] == UINT32_MAX) {
+                col_of[kh[i].driver] = (uint32_t)ncols;
+                col_driver[ncols++] = kh[i].driver;
+            }
+            if (ne == cap_e) {
+                cap_e *= 2;
+                cols = fn_xrealloc(cols, cap_e * sizeof(uint32_t));
+                cost = fn_xrealloc(cost, cap_e * sizeof(int64_t));
+            }
+            cols[ne] = col_of[kh[i].driver];
+            cost[ne++] = kh[i].cost_m;
+        }
+    }
+    start[nrows] = ne;
+    t1 = fn_mono_ns();
+    out->build_ms = (double)(t1 - t0) / 1e6;
+
+    row_col = fn_xmalloc((nrows ? nrows : 1) * sizeof(int32_t));
+    out->total_deadhead_km = (double)fn_dispatch_solve(nrows, ncols, start, cols, cost, row_col) / 1000.0;
+    out->solve_ms = (double)(fn_mono_ns() - t1) / 1e6;
+    out->pairs = fn_xmalloc((nrows ? nrows : 1) * sizeof(*out->pairs));
+    for (size_t r = 0; r < nrows; r++) {
+        if (row_col[r] < 0)
+            continue;
+        for (size_t e = start[r]; e < start[r + 1]; e++)
+            if (cols[e] == (uint32_t)row_col[r]) {
+                out->pairs[out->npairs++] = (fn_dispatch_pair){rows[r], col_driver[row_col[r]], (double)cost[e] / 1000.0};
+                break;
+            }
+    }
+
+    /* Greedy nearest-first, for comparison. */
+    es = fn_xmalloc((ne ? ne : 1) * sizeof(*es));
+    for (size_t r = 0; r < nrows; r++)
+        for (size_t e = start[r]; e < start[r + 1]; e++)
+            es[e] = (edge3){cost[e], (uint32_t)r, cols[e]};
+    qsort(es, ne, sizeof(*es), edge_cmp);
+    rused = fn_xcalloc(nrows ? nrows : 1, 1);
+    cused = fn_xcalloc(ncols ? ncols : 1, 1);
+    {
+        int64_t g = 0;
+        for (size_t i = 0; i < ne; i++) {
+            if (rused[es[i].row] || cused[es[i].col])
+                continue;
+            rused[es[i].row] = cused[es[i].col] = 1;
+            g += es[i].cost;
+            out->greedy_matched++;
+        }
+        out->greedy_total_deadhead_km = (double)g / 1000.0;
+    }
+    out->loads = nrows;
+    out->trucks = ncols;
+    out->edges = ne;
+    free(rows), free(col_of), free(col_driver), free(start), free(cols), free(cost), free(kh), free(row_col);
+    free(es), free(rused), free(cused);
+    return 0;
+}
+
+void fn_dispatch_result_free(fn_dispatch_result *r)
+{
+    free(r->pairs);
+    memset(r, 0, sizeof(*r));
+}
