@@ -17,6 +17,7 @@
 #include "common/geo.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -276,6 +277,46 @@ static int edge_cmp(const void *a, const void *b)
     return (x->col > y->col) - (x->col < y->col);
 }
 
+/* One thread's share of the graph: the K nearest fitting trucks of rows
+ * [r0, r1), in row order, each row's list sorted by cost. */
+typedef struct bjob {
+    const fn_state *s;
+    const fn_match_config *mc;
+    const fn_dispatch_query *q;
+    const uint64_t *rows;
+    size_t r0, r1, k;
+    int64_t now_s;
+    double circ;
+    near *edges;       /* owned */
+    size_t ne, cap;
+    uint32_t *count;   /* per row, owned */
+} bjob;
+
+static void *build_main(void *arg)
+{
+    bjob *j = arg;
+    near *kh = fn_xmalloc(j->k * sizeof(near));
+    j->count = fn_xmalloc((j->r1 - j->r0 + 1) * sizeof(uint32_t));
+    for (size_t r = j->r0; r < j->r1; r++) {
+        const fn_load *l = fn_state_load(j->s, j->rows[r]);
+        kctx c = {j->s, j->mc, l, j->q->radius_km, j->circ, j->now_s, j->k, 0, kh,
+                  FN_KM_PER_DEG_LAT * cos(fmin(fabs(l->origin.lat) + 6.0, 89.0) * M_PI / 180.0)};
+        fn_state_visit_trucks(j->s, l->origin.lat, l->origin.lon, j->q->radius_km / j->circ, 0.0, kvisit, kstop, &c);
+        qsort(kh, c.n, sizeof(*kh), near_cmp);
+        if (j->ne + c.n > j->cap) {
+            j->cap = (j->ne + c.n) * 2;
+            j->edges = fn_xrealloc(j->edges, j->cap * sizeof(near));
+        }
+        memcpy(j->edges + j->ne, kh, c.n * sizeof(near));
+        j->ne += c.n;
+        j->count[r - j->r0] = (uint32_t)c.n;
+    }
+    free(kh);
+    return NULL;
+}
+
+#define BUILD_THREADS 2
+
 static int in_region(const fn_dispatch_query *q, const fn_load *l)
 {
     if (q->province >= 0 && l->origin.province != q->province)
@@ -297,7 +338,6 @@ int fn_dispatch_run(const fn_state *s, const fn_match_config *cfg, const fn_disp
     size_t *start;
     uint32_t *cols = fn_xmalloc(cap_e * sizeof(uint32_t));
     int64_t *cost = fn_xmalloc(cap_e * sizeof(int64_t));
-    near *kh = fn_xmalloc(k * sizeof(near));
     int32_t *row_col;
     edge3 *es;
     uint8_t *rused, *cused;
@@ -311,33 +351,53 @@ int fn_dispatch_run(const fn_state *s, const fn_match_config *cfg, const fn_disp
         if (fn_load_status(l, now_s) != FN_LS_OPEN || !in_region(q, l))
             continue;
         if (q->max_loads && nrows >= q->max_loads) {
-            free(rows), free(col_of), free(col_driver), free(cols), free(cost), free(kh);
+            free(rows), free(col_of), free(col_driver), free(cols), free(cost);
             return FN_EINVAL;
         }
         if (nrows == cap_rows)
             rows = fn_xrealloc(rows, (cap_rows *= 2) * sizeof(*rows));
         rows[nrows++] = id;
     }
+    /* The nearest-truck searches are independent reads of the state: split
+     * them over threads, then number the trucks in row order. */
     start = fn_xmalloc((nrows + 1) * sizeof(size_t));
-    for (size_t r = 0; r < nrows; r++) {
-        const fn_load *l = fn_state_load(s, rows[r]);
-        kctx c = {s, &mc, l, q->radius_km, circ, now_s, k, 0, kh,
-                  FN_KM_PER_DEG_LAT * cos(fmin(fabs(l->origin.lat) + 6.0, 89.0) * M_PI / 180.0)};
-        start[r] = ne;
-        fn_state_visit_trucks(s, l->origin.lat, l->origin.lon, q->radius_km / circ, 0.0, kvisit, kstop, &c);
-        qsort(kh, c.n, sizeof(*kh), near_cmp);
-        for (size_t i = 0; i < c.n; i++) {
-            if (col_of[kh[i].driver] == UINT32_MAX) {
-                col_of[kh[i].driver] = (uint32_t)ncols;
-                col_driver[ncols++] = kh[i].driver;
+    {
+        bjob jobs[BUILD_THREADS];
+        pthread_t th[BUILD_THREADS];
+        int started[BUILD_THREADS] = {0};
+        for (int t = 0; t < BUILD_THREADS; t++) {
+            jobs[t] = (bjob){s, &mc, q, rows, nrows * (size_t)t / BUILD_THREADS, nrows * (size_t)(t + 1) / BUILD_THREADS,
+                             k, now_s, circ, NULL, 0, 0, NULL};
+            started[t] = t > 0 && pthread_create(&th[t], NULL, build_main, &jobs[t]) == 0;
+        }
+        build_main(&jobs[0]);
+        for (int t = 1; t < BUILD_THREADS; t++) {
+            if (started[t])
+                pthread_join(th[t], NULL);
+            else
+                build_main(&jobs[t]); /* no thread: do it here */
+        }
+        for (int t = 0; t < BUILD_THREADS; t++) {
+            size_t pos = 0;
+            for (size_t r = jobs[t].r0; r < jobs[t].r1; r++) {
+                start[r] = ne;
+                for (uint32_t i = 0; i < jobs[t].count[r - jobs[t].r0]; i++, pos++) {
+                    const near *x = &jobs[t].edges[pos];
+                    if (col_of[x->driver] == UINT32_MAX) {
+                        col_of[x->driver] = (uint32_t)ncols;
+                        col_driver[ncols++] = x->driver;
+                    }
+                    if (ne == cap_e) {
+                        cap_e *= 2;
+                        cols = fn_xrealloc(cols, cap_e * sizeof(uint32_t));
+                        cost = fn_xrealloc(cost, cap_e * sizeof(int64_t));
+                    }
+                    cols[ne] = col_of[x->driver];
+                    cost[ne++] = x->cost_m;
+                }
             }
-            if (ne == cap_e) {
-                cap_e *= 2;
-                cols = fn_xrealloc(cols, cap_e * sizeof(uint32_t));
-                cost = fn_xrealloc(cost, cap_e * sizeof(int64_t));
-            }
-            cols[ne] = col_of[kh[i].driver];
-            cost[ne++] = kh[i].cost_m;
+            free(jobs[t].edges);
+            free(jobs[t].count);
         }
     }
     start[nrows] = ne;
@@ -380,7 +440,7 @@ int fn_dispatch_run(const fn_state *s, const fn_match_config *cfg, const fn_disp
     out->loads = nrows;
     out->trucks = ncols;
     out->edges = ne;
-    free(rows), free(col_of), free(col_driver), free(start), free(cols), free(cost), free(kh), free(row_col);
+    free(rows), free(col_of), free(col_driver), free(start), free(cols), free(cost), free(row_col);
     free(es), free(rused), free(cused);
     return 0;
 }
