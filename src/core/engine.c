@@ -63,6 +63,8 @@ struct fn_engine {
     int snap_last_rc;
     uint64_t snap_log_bytes_at;  /* log bytes at the last snapshot */
     uint64_t snapshots, snapshot_failures, last_snapshot_seq, last_snapshot_ms;
+    uint64_t snap_retry_at_ns;   /* after a failure, automatic snapshots wait until then */
+    uint64_t snap_backoff_ns;    /* doubles after each failure, up to 5 minutes */
 };
 
 static int fail(fn_result *res, int err, const char *field, const char *fmt, ...)
@@ -265,16 +267,22 @@ static void *snap_main(void *arg)
         want = e->snap_requested;
         fn_wal_stats_get(e->wal, &ws);
         due = e->cfg.snapshot_log_bytes && ws.appended_bytes - e->snap_log_bytes_at >= e->cfg.snapshot_log_bytes &&
-              !ws.broken;
+              !ws.broken && fn_mono_ns() >= e->snap_retry_at_ns;
         if (want == e->snap_done && !due)
             continue;
         pthread_mutex_unlock(&e->snap_mu);
         int rc = take_snapshot(e);
         pthread_mutex_lock(&e->snap_mu);
-        if (rc == 0)
+        if (rc == 0) {
             e->snapshots++;
-        else
+            e->snap_backoff_ns = 0;
+        } else {
+            /* A lasting fault (disk full, permissions) must not make every
+             * second a write pause and a new log segment: back off. */
             e->snapshot_failures++;
+            e->snap_backoff_ns = e->snap_backoff_ns ? FN_MIN(e->snap_backoff_ns * 2, 300000000000ull) : 1000000000ull;
+            e->snap_retry_at_ns = fn_mono_ns() + e->snap_backoff_ns;
+        }
         e->snap_last_rc = rc;
         e->snap_done = want;
         pthread_cond_broadcast(&e->snap_cv);
@@ -312,7 +320,17 @@ int fn_engine_open(fn_engine **out, const fn_engine_config *cfg, char *errbuf, s
     e->data_dir = fn_xstrdup(cfg->data_dir);
     e->wal_dir = path_join(cfg->data_dir, "wal");
     e->snap_dir = path_join(cfg->data_dir, "snap");
-    pthread_rwlock_init(&e->lock, NULL);
+    {
+        /* Writers first: with glibc's default (readers first) a steady stream
+         * of reads could hold writes, and so group commit, back for ever.
+         * Nothing takes the read lock twice in one thread, which this kind
+         * would deadlock. */
+        pthread_rwlockattr_t attr;
+        pthread_rwlockattr_init(&attr);
+        pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+        pthread_rwlock_init(&e->lock, &attr);
+        pthread_rwlockattr_destroy(&attr);
+    }
     pthread_mutex_init(&e->snap_mu, NULL);
     pthread_cond_init(&e->snap_cv, NULL);
 
@@ -569,15 +587,17 @@ int fn_engine_driver_status(fn_engine *e, uint64_t driver_id, int status, fn_res
         rc = fail(res, FN_ENOTFOUND, NULL, "no driver %llu", (unsigned long long)driver_id);
     else if (d->status == FN_DS_ON_TRIP)
         rc = fail(res, FN_EONTRIP, "status", "the driver is on a trip; delivery or cancellation ends it");
-    else if (d->status == status)
-        rc = 0; /* already so: nothing to log */
+    else if (d->status == status) {
+        rc = 0;
+        seq = UINT64_MAX; /* already so: nothing to log, but the record that made it so may not be durable yet */
+    }
     else {
         fn_rec_driver_status(&b, driver_id, status, fn_now_s());
         rc = log_apply(e, FN_REC_DRIVER_STATUS, &b, &seq, res);
     }
     WRITE_END(e);
     fn_buf_free(&b);
-    return rc || !seq ? rc : durable(e, seq, res);
+    return rc ? rc : durable(e, seq, res);
 }
 
 int fn_engine_load_create(fn_engine *e, const fn_load *in, uint64_t *id_out, fn_result *res)
@@ -653,8 +673,8 @@ static const char *unsuitable(const fn_driver *d, const fn_load *l, const char *
 
 /* With the write lock held: checks and logs one booking; *seq gets its
  * record's seq.  Shared by single bookings and dispatch's batches. */
-static int book_locked(fn_engine *e, uint64_t driver_id, uint64_t load_id, int64_t now, uint64_t *seq,
-                       uint64_t *booking_out, fn_result *res)
+static int book_locked(fn_engine *e, uint64_t driver_id, uint64_t load_id, int64_t now, int must_be_available,
+                       uint64_t *seq, uint64_t *booking_out, fn_result *res)
 {
     const fn_driver *d = fn_state_driver(e->state, driver_id);
     const fn_load *l = fn_state_load(e->state, load_id);
@@ -673,6 +693,10 @@ static int book_locked(fn_engine *e, uint64_t driver_id, uint64_t load_id, int64
     if (d->status == FN_DS_ON_TRIP)
         return fail(res, FN_EONTRIP, NULL, "the driver is already on a trip (booking %llu)",
                     (unsigned long long)d->booking_id);
+    /* A plan made a moment ago (dispatch) must not book a driver who has gone
+     * offline since; a driver booking for themselves needs no such check. */
+    if (must_be_available && d->status != FN_DS_AVAILABLE)
+        return fail(res, FN_ECONFLICT, NULL, "the driver is no longer available");
     if ((why = unsuitable(d, l, &field)) != NULL)
         return fail(res, FN_EUNSUITABLE, field, "%s", why);
     memset(&bk, 0, sizeof(bk));
@@ -697,7 +721,7 @@ int fn_engine_book(fn_engine *e, uint64_t driver_id, uint64_t load_id, uint64_t 
     uint64_t seq = 0;
     int rc;
     WRITE_BEGIN(e);
-    rc = book_locked(e, driver_id, load_id, fn_now_s(), &seq, booking_out, res);
+    rc = book_locked(e, driver_id, load_id, fn_now_s(), 0, &seq, booking_out, res);
     WRITE_END(e);
     return rc ? rc : durable(e, seq, res);
 }
@@ -712,7 +736,7 @@ int fn_engine_book_batch(fn_engine *e, const uint64_t *driver_ids, const uint64_
     for (size_t i = 0; i < n; i++) {
         fn_result one = {0};
         booking_out[i] = 0;
-        errs[i] = book_locked(e, driver_ids[i], load_ids[i], now, &seq, &booking_out[i], &one);
+        errs[i] = book_locked(e, driver_ids[i], load_ids[i], now, 1, &seq, &booking_out[i], &one);
         if (errs[i] == 0)
             last = seq;
         else if (errs[i] == FN_EUNAVAIL) {

@@ -128,7 +128,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     req_ctx *rc = fn_xcalloc(1, sizeof(*rc));
     (void)uri;
     rc->req.start_ns = fn_mono_ns();
-    fn_buf_init(&rc->body, h->cfg.max_body_bytes);
+    fn_buf_init(&rc->body, h->cfg.max_body_bytes + 1); /* + the NUL handlers get */
     pthread_mutex_lock(&h->mu);
     if (cc) {
         cc->req_start_ns = rc->req.start_ns;
@@ -147,8 +147,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
     (void)toe;
     pthread_mutex_lock(&h->mu);
     if (cc) {
-        cc->in_request = 0;
-        cc->req_start_ns = fn_mono_ns();
+        /* The next request on this connection must arrive whole within the
+         * idle timeout plus the deadline, so that trickling the next request
+         * line is cut off too (an idle connection is closed by the idle
+         * timeout first). */
+        cc->in_request = 1;
+        cc->req_start_ns = fn_mono_ns() + (uint64_t)h->cfg.idle_timeout_s * 1000000000ull;
     }
     if (rc && --h->in_flight == 0)
         pthread_cond_broadcast(&h->cv);
@@ -227,7 +231,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (!rc->too_big && fn_buf_put(&rc->body, upload_data, *upload_data_size) != 0)
+        if (!rc->too_big && (fn_buf_put(&rc->body, upload_data, *upload_data_size) != 0 ||
+                             rc->body.len > h->cfg.max_body_bytes))
             rc->too_big = 1;
         *upload_data_size = 0;
         return MHD_YES;
@@ -271,7 +276,9 @@ static void *sweeper_main(void *arg)
         struct timespec ts;
         uint64_t now = fn_mono_ns();
         for (conn_ctx *cc = h->conns.next; cc != &h->conns; cc = cc->next) {
-            if (cc->in_request && !cc->killed && now - cc->req_start_ns > deadline_ns && cc->fd >= 0) {
+            /* req_start_ns may lie ahead (a keep-alive connection's grace). */
+            if (cc->in_request && !cc->killed && now > cc->req_start_ns && now - cc->req_start_ns > deadline_ns &&
+                cc->fd >= 0) {
                 shutdown(cc->fd, SHUT_RDWR);
                 cc->killed = 1;
                 h->deadline_kills++;

@@ -1267,6 +1267,41 @@ class ConnectionTests(E2ETestCase):
         self.assertGreaterEqual(self.deadline_kills(s), 1)
         self.assertStatus(s.get("/healthz"), 200)
 
+    def test_trickled_second_request_on_keepalive_is_cut(self):
+        """After one whole request, trickling the next request line byte by
+        byte (each byte restarts the idle timeout) is cut after the idle
+        timeout plus the deadline."""
+        import socket
+        s = self.start_server("--request-deadline-s", "1", "--idle-timeout-s", "2")
+        sk = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        try:
+            sk.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            first = sk.recv(4096)
+            self.assertIn(b"200", first)
+            t0 = time.time()
+            closed = False
+            for ch in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200:
+                try:
+                    sk.sendall(bytes([ch]))
+                    sk.settimeout(0.5)
+                    if sk.recv(4096) == b"":
+                        closed = True
+                        break
+                except socket.timeout:
+                    continue
+                except (ConnectionResetError, BrokenPipeError):
+                    closed = True
+                    break
+                if time.time() - t0 > 8:
+                    break
+            waited = time.time() - t0
+            self.assertTrue(closed, "the trickled second request was never cut")
+            self.assertLess(waited, 6.0)
+            self.assertGreaterEqual(waited, 1.5, "cut before idle timeout + deadline")
+        finally:
+            sk.close()
+        self.assertStatus(s.get("/healthz"), 200)
+
 
 class StartupTests(E2ETestCase):
     def test_admin_token_file(self):
