@@ -294,6 +294,8 @@ void fn_reply_error(fn_call *c, int err, const char *field, const char *fmt, ...
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     e = json_pack("{s:s, s:s}", "code", fn_errcode(err), "message", msg);
+    if (!e) /* the message echoed bytes that are not UTF-8 (a decoded path), or was cut mid-character */
+        e = json_pack("{s:s, s:s}", "code", fn_errcode(err), "message", fn_strerror(err));
     if (field)
         json_object_set_new(e, "field", json_string(field));
     fn_reply(c, fn_errstatus(err), json_pack("{s:o}", "error", e));

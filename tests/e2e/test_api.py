@@ -1303,6 +1303,13 @@ class ConnectionTests(E2ETestCase):
         self.assertStatus(s.get("/healthz"), 200)
 
 
+class NonUtf8PathTests(E2ETestCase):
+    def test_error_body_for_a_path_that_is_not_utf8(self):
+        s = self.start_server()
+        r = s.get("/v1/%ff%fe")
+        self.assertStatus(r, 404, "not_found")
+
+
 class StartupTests(E2ETestCase):
     def test_admin_token_file(self):
         s = self.start_server()
