@@ -138,6 +138,8 @@ void fn_h_driver_loads(fn_call *c)
                                "loads", arr));
 }
 
+static void rdunlock(void *engine) { fn_engine_rdunlock(engine); }
+
 /* POST /v1/dispatch: the region's optimal assignment (dispatch.h), and with
  * "apply": true its bookings, made under one write lock so that a load
  * booked meanwhile is refused, never double-booked. */
@@ -189,8 +191,7 @@ void fn_h_dispatch(fn_call *c)
     }
 
     fn_engine_rdlock(c->api->engine);
-    rc = fn_dispatch_run(fn_engine_state(c->api->engine), &cfg, &q, fn_now_s(), &r);
-    fn_engine_rdunlock(c->api->engine);
+    rc = fn_dispatch_run(fn_engine_state(c->api->engine), &cfg, &q, fn_now_s(), &r, rdunlock, c->api->engine);
     if (rc != 0)
         RETURN_ERROR(c, FN_EINVAL, NULL, "the region holds more than %zu open loads; dispatch a smaller one", q.max_loads);
 

@@ -328,7 +328,7 @@ static int in_region(const fn_dispatch_query *q, const fn_load *l)
 }
 
 int fn_dispatch_run(const fn_state *s, const fn_match_config *cfg, const fn_dispatch_query *q, int64_t now_s,
-                    fn_dispatch_result *out)
+                    fn_dispatch_result *out, void (*release)(void *arg), void *arg)
 {
     uint64_t nl_all = fn_state_next_load_id(s) - 1, nd_all = fn_state_next_driver_id(s) - 1, t0 = fn_mono_ns(), t1;
     size_t k = q->k ? q->k : 16, nrows = 0, ncols = 0, cap_rows = 1024, cap_e = 4096, ne = 0;
@@ -352,6 +352,8 @@ int fn_dispatch_run(const fn_state *s, const fn_match_config *cfg, const fn_disp
             continue;
         if (q->max_loads && nrows >= q->max_loads) {
             free(rows), free(col_of), free(col_driver), free(cols), free(cost);
+            if (release)
+                release(arg);
             return FN_EINVAL;
         }
         if (nrows == cap_rows)
@@ -401,6 +403,9 @@ int fn_dispatch_run(const fn_state *s, const fn_match_config *cfg, const fn_disp
         }
     }
     start[nrows] = ne;
+    /* From here on only our own arrays are read: the state may change. */
+    if (release)
+        release(arg);
     t1 = fn_mono_ns();
     out->build_ms = (double)(t1 - t0) / 1e6;
 

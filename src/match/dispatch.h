@@ -12,7 +12,7 @@
  * so a load is left unmatched only when no assignment can match it.  The
  * greedy nearest-first total is computed beside it for comparison.
  *
- * Callers hold the engine's read lock.
+ * Callers hold the engine's read lock while the graph is built.
  */
 #ifndef FN_DISPATCH_H
 #define FN_DISPATCH_H
@@ -47,10 +47,13 @@ typedef struct fn_dispatch_result {
     double build_ms, solve_ms;
 } fn_dispatch_result;
 
-/* Builds the graph for the query and solves it.  Returns 0, or FN_EINVAL when
- * the region holds more than max_loads open loads. */
+/* Builds the graph for the query and solves it.  Only building reads the
+ * state: release (may be NULL) is called with arg as soon as it is done, so
+ * the caller can drop its read lock before the solve; it is called on every
+ * path, exactly once.  Returns 0, or FN_EINVAL when the region holds more
+ * than max_loads open loads. */
 int fn_dispatch_run(const fn_state *s, const fn_match_config *cfg, const fn_dispatch_query *q, int64_t now_s,
-                    fn_dispatch_result *out);
+                    fn_dispatch_result *out, void (*release)(void *arg), void *arg);
 void fn_dispatch_result_free(fn_dispatch_result *r);
 
 /* The solver on its own, for tests: nrows rows, row r's edges are
