@@ -203,6 +203,19 @@ void fn__rd_place(fn_state *s, fn_rd *r, fn_place *p)
     p->city = fn__rd_str(s, r);
 }
 
+int fn__company_ok(const fn_company *c)
+{
+    return c->kind < FN_CK__COUNT && c->province >= -1 && c->province < FN_PROVINCE_COUNT;
+}
+
+int fn__load_ok(const fn_state *s, const fn_load *l)
+{
+    return fn__table_at(&s->companies, l->company_id) != NULL && l->origin.province >= -1 &&
+           l->origin.province < FN_PROVINCE_COUNT && l->dest.province >= -1 && l->dest.province < FN_PROVINCE_COUNT &&
+           l->min_length_idx >= -1 && l->min_length_idx < FN_TRUCK_LENGTH_COUNT && l->types_mask != 0 &&
+           l->types_mask < (1u << FN_TT__COUNT) && l->status <= FN_LS_CANCELLED;
+}
+
 static void load_set_status(fn_state *s, fn_load *l, int status)
 {
     s->counts.loads_by_status[l->status]--;
@@ -234,6 +247,8 @@ static int apply_company(fn_state *s, fn_rd *r)
     c->province = (int8_t)fn_rd_u8(r);
     c->name = fn__rd_str(s, r);
     c->city = fn__rd_str(s, r);
+    if (!fn__company_ok(c))
+        return FN_ECORRUPT;
     if (fn_rd_bytes(r, &hash, FN_TOKEN_HASH_BYTES) == 0)
         fn_tokens_put(s->tokens, hash, fn_principal(FN_ROLE_COMPANY, id));
     s->counts.companies++;
@@ -355,9 +370,9 @@ static int apply_load(fn_state *s, fn_rd *r)
     l->contact_phone = fn__rd_str(s, r);
     l->notes = fn__rd_str(s, r);
     l->status = FN_LS_OPEN;
-    c = fn__company(s, l->company_id);
-    if (!c)
+    if (!fn__load_ok(s, l))
         return FN_ECORRUPT;
+    c = fn__company(s, l->company_id);
     c->loads_posted++;
     s->counts.loads++;
     s->counts.loads_by_status[FN_LS_OPEN]++;

@@ -68,6 +68,12 @@ int fn__put_place(fn_buf *b, const fn_place *p);
 const char *fn__rd_str(fn_state *s, fn_rd *r);
 void fn__rd_place(fn_state *s, fn_rd *r, fn_place *p);
 
+/* Range and reference checks shared by log replay and snapshot loading, so
+ * that damaged or mis-written data is refused at start-up instead of
+ * crashing later.  Return 1 when the object is sound. */
+int fn__company_ok(const fn_company *c);
+int fn__load_ok(const fn_state *s, const fn_load *l);
+
 /* Keeps a driver's membership of the truck grid in line with its status and
  * position: in the grid iff available and positioned. */
 void fn__state_index_driver(fn_state *s, fn_driver *d);

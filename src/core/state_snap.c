@@ -384,6 +384,8 @@ int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
         c->loads_booked = fn_rd_u32(r);
         c->loads_delivered = fn_rd_u32(r);
         c->loads_cancelled = fn_rd_u32(r);
+        if (!fn__company_ok(c))
+            goto corrupt;
     }
     for (uint64_t id = 1; id <= heads[1]; id++) {
         fn_driver *d;
@@ -450,7 +452,7 @@ int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
         l->created_at = fn_rd_i64(r);
         l->price_fen = fn_rd_i64(r);
         l->booking_id = fn_rd_u64(r);
-        if (l->status > FN_LS_CANCELLED || !fn__table_at(&s->companies, l->company_id))
+        if (!fn__load_ok(s, l))
             goto corrupt;
         s->counts.loads_by_status[l->status]++;
         if (l->status == FN_LS_OPEN)
@@ -477,12 +479,25 @@ int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
         k->cancelled_at = fn_rd_i64(r);
         k->deadhead_km = fn_rd_f64(r);
         k->loaded_km = fn_rd_f64(r);
+        if (k->status > FN_BS_CANCELLED || !fn__table_at(&s->loads, k->load_id) ||
+            !fn__table_at(&s->drivers, k->driver_id) || !fn__table_at(&s->companies, k->company_id))
+            goto corrupt;
     }
     for (uint64_t i = 0; i < heads[5]; i++) {
         const uint8_t *hash;
         if (next_entity(&rr) || fn_rd_bytes(r, &hash, FN_TOKEN_HASH_BYTES) != 0)
             goto corrupt;
-        fn_tokens_put(s->tokens, hash, fn_rd_u64(r));
+        {
+            uint64_t p = fn_rd_u64(r), id = fn_principal_id(p);
+            int role = fn_principal_role(p);
+            const fn_table *t = role == FN_ROLE_COMPANY ? &s->companies
+                                : role == FN_ROLE_DRIVER ? &s->drivers
+                                : role == FN_ROLE_GATEWAY ? &s->gateways
+                                                          : NULL;
+            if (!t || !fn__table_at(t, id))
+                goto corrupt; /* a token for no member */
+            fn_tokens_put(s->tokens, hash, p);
+        }
     }
     /* The stream must end exactly here. */
     if (rr.rd.err || rr.rd.off != rr.rd.len || next_entity(&rr) == 0 || !rr.ended)

@@ -429,6 +429,31 @@ static void test_create_sequential_ids(void **state)
     fn_state_free(NULL);
 }
 
+/* Loads whose fields are out of range are refused at replay, not trusted. */
+static void test_load_bad_fields(void **state)
+{
+    fn_state *s = new_state(0.1);
+    fn_load l;
+    (void)state;
+    assert_int_equal(company_add(s, 1), 0);
+    l = load_spec(1, 1);
+    l.dest.province = FN_PROVINCE_COUNT;
+    assert_int_equal(load_create(s, &l), FN_ECORRUPT);
+    fn_state_free(s);
+    s = new_state(0.1);
+    assert_int_equal(company_add(s, 1), 0);
+    l = load_spec(1, 1);
+    l.types_mask = 0;
+    assert_int_equal(load_create(s, &l), FN_ECORRUPT);
+    fn_state_free(s);
+    s = new_state(0.1);
+    assert_int_equal(company_add(s, 1), 0);
+    l = load_spec(1, 1);
+    l.min_length_idx = FN_TRUCK_LENGTH_COUNT;
+    assert_int_equal(load_create(s, &l), FN_ECORRUPT);
+    fn_state_free(s);
+}
+
 static void test_driver_bad_truck(void **state)
 {
     fn_state *s;
@@ -1865,6 +1890,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_sequential_ids),
         cmocka_unit_test(test_driver_bad_truck),
+        cmocka_unit_test(test_load_bad_fields),
         cmocka_unit_test(test_positions),
         cmocka_unit_test(test_truck_filters),
         cmocka_unit_test(test_trucks_near_brute_force),
