@@ -17,9 +17,15 @@ from harness import GUIYANG, E2ETestCase, dump_state, load_body, offset_point
 N_DRIVERS = 100
 
 
-def race(server, calls):
+def race(server, calls, body=None):
     """Runs calls [(method, path, token)] from one thread each, released
-    together; returns [(status, parsed body)] in the same order."""
+    together; returns [(status, parsed body)] in the same order.  body, when
+    given, is sent as JSON (bytes are sent as they are) on every call."""
+    if body is None:
+        data, ctype = b"", {}
+    else:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        ctype = {"Content-Type": "application/json"}
     results = [None] * len(calls)
     conns = [server.connection(timeout=60) for _ in calls]
     for c in conns:
@@ -31,8 +37,9 @@ def race(server, calls):
         c = conns[i]
         try:
             barrier.wait(timeout=30)
-            c.request(method, path, body=b"", headers={"Authorization": "Bearer " + token,
-                                                       "Content-Length": "0"})
+            headers = {"Authorization": "Bearer " + token, "Content-Length": str(len(data))}
+            headers.update(ctype)
+            c.request(method, path, body=data, headers=headers)
             r = c.getresponse()
             raw = r.read()
             results[i] = (r.status, json.loads(raw) if raw else None)
@@ -269,7 +276,7 @@ class StateRaces(E2ETestCase):
         calls = []
         for tok in (self.A["token"], d["token"]):
             calls += [("POST", "/v1/bookings/%d/rating" % b["id"], tok)] * 5
-        res = race_json(s, calls, {"stars": 4})
+        res = race(s, calls, {"stars": 4})
         for side in (res[:5], res[5:]):
             self.assertEqual(sorted(r[0] for r in side), [201, 409, 409, 409, 409], res)
         got = s.get("/v1/bookings/%d" % b["id"], token="admin").body
@@ -283,7 +290,7 @@ class StateRaces(E2ETestCase):
         companies = [s.create_company(name="并发%d" % i) for i in range(5)]
         body = json.dumps(load_body()).encode()
         calls = [("POST", "/v1/loads", companies[i % 5]["token"]) for i in range(60)]
-        res = race_json(s, calls, None, raw=body)
+        res = race(s, calls, body)
         self.assertTrue(all(r[0] == 201 for r in res), res)
         ids = sorted(r[1]["id"] for r in res)
         self.assertEqual(ids, list(range(1, 61)))
@@ -294,35 +301,3 @@ class StateRaces(E2ETestCase):
         before = dump_state(s)
         s.restart(kill=True)
         self.assertEqual(dump_state(s), before)
-
-
-def race_json(server, calls, body, raw=None):
-    """Like race(), with a JSON body on every call."""
-    data = raw if raw is not None else json.dumps(body).encode()
-    results = [None] * len(calls)
-    conns = [server.connection(timeout=60) for _ in calls]
-    for c in conns:
-        c.connect()
-    barrier = threading.Barrier(len(calls))
-
-    def run(i):
-        method, path, token = calls[i]
-        c = conns[i]
-        try:
-            barrier.wait(timeout=30)
-            c.request(method, path, body=data, headers={"Authorization": "Bearer " + token,
-                                                        "Content-Type": "application/json"})
-            r = c.getresponse()
-            out = r.read()
-            results[i] = (r.status, json.loads(out) if out else None)
-        except Exception as e:
-            results[i] = ("exception", repr(e))
-        finally:
-            c.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
