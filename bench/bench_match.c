@@ -40,7 +40,7 @@ int main(int argc, char **argv)
     char bindir[4096], freight[4200], snapdir[4200], err[256];
     size_t queries = 20000, k = 20;
     double radius = 150, scale = 1;
-    fn_state_config cfg = {FN_AREA_CHINA, 1.3, 0.05};
+    fn_state_config cfg = {FN_AREA_CHINA, 1.3, 0.2};
     fn_match_config mcfg = {50.0};
     fn_state *s;
     fn_snapr *sr;
@@ -52,7 +52,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help")) {
             printf("usage: bench_match [--data-dir DIR] [--scale S] [--queries N] [--radius-km R] [--limit K]\n"
-                   "                   [--grid-cell-deg D]   (the server's --grid-cell-deg, default 0.05)\n");
+                   "                   [--grid-cell-deg D]   (the server's --grid-cell-deg, default 0.2)\n");
             return 0;
         }
         if (i + 1 >= argc)

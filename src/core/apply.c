@@ -327,7 +327,7 @@ static int apply_positions(fn_state *s, fn_rd *r)
         d->pos_ts = ts;
         d->speed_dkmh = (uint16_t)(p[32] | p[33] << 8);
         d->heading_ddeg = (uint16_t)(p[34] | p[35] << 8);
-        fn__state_index_driver(s, d);
+        fn__state_move_driver(s, d);
         s->counts.positions_applied++;
     }
     return 0;
@@ -376,7 +376,7 @@ static int apply_load(fn_state *s, fn_rd *r)
     c->loads_posted++;
     s->counts.loads++;
     s->counts.loads_by_status[FN_LS_OPEN]++;
-    fn_grid_put_attr(s->open_loads, (uint32_t)(id - 1), l->origin.lat, l->origin.lon, fn_load_attr(l));
+    fn__state_index_load(s, l);
     return 0;
 }
 
@@ -498,8 +498,10 @@ static int apply_rating(fn_state *s, fn_rd *r)
         fn_driver *d = fn__driver(s, b->driver_id);
         b->company_stars = (uint8_t)stars;
         b->company_comment = comment;
+        fn__state_unindex_driver(s, d); /* its entry carries the rating */
         d->rating_sum += (uint32_t)stars;
         d->rating_count++;
+        fn__state_index_driver(s, d);
     } else if (by == FN_ROLE_DRIVER && !b->driver_stars) {
         fn_company *c = fn__company(s, b->company_id);
         b->driver_stars = (uint8_t)stars;

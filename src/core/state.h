@@ -100,31 +100,78 @@ typedef struct fn_load_hit {
 size_t fn_state_loads_near(const fn_state *s, double lat, double lon, double radius_km, size_t limit,
                            int64_t now_s, fn_load_hit *out);
 
-/* A truck's attribute word in the spatial grid (fn_grid_entry.attr): truck
- * type in bits 0-3, length index in bits 4-7, capacity in whole 100 kg
- * (rounded down) in bits 8-31.  Searches reject on it without reading the
- * driver's record. */
-static inline uint32_t fn_truck_attr(const fn_driver *d)
+/*
+ * How trucks and loads appear in the spatial index (fn_grid_entry), so a
+ * search can reject a candidate, or bound its score, from the entry alone
+ * and read the record only when it could make the result.  Every rounded
+ * field rounds the way that keeps a bound a bound.
+ *
+ * Trucks: layer = truck type, item = driver id - 1.
+ *   attr   bits 0-3    length index
+ *          bits 4-15   capacity in whole 100 kg, rounded down (4095: that or more)
+ *          bits 16-25  volume in whole m3, rounded up (0: not stated; 1023: that or more)
+ *          bits 26-31  rating: FN_RATING_Q_UNRATED, or ceil(62 * fn_rating01) (not below it)
+ *   aux[0] home, quantized (fn_quant_pos)
+ *   aux[1] preferred provinces (bit i = province i)
+ * Loads: one layer, item = load id - 1.
+ *   attr   bits 0-11   accepted truck types
+ *          bits 12-15  minimum length index + 1 (0: any)
+ *          bits 16-31  weight in whole 100 kg, rounded down (65535: that or more)
+ *   aux[0] delivery point, quantized
+ *   aux[1] bits 0-21   price in whole yuan, rounded up (FN_PRICE_Q_MAX: that or more)
+ *          bits 22-26  delivery province + 1 (0: not given)
+ */
+#define FN_TRUCK_LAYERS FN_TT__COUNT
+#define FN_CAP_Q_MAX 4095u
+#define FN_VOL_Q_MAX 1023u
+#define FN_RATING_Q_UNRATED 63u
+#define FN_WEIGHT_Q_MAX 65535u
+#define FN_PRICE_Q_MAX ((1u << 22) - 1)
+
+/* A rating as a factor in [0, 1]: 1 star is 0, 5 stars 1, unrated 0.5. */
+static inline double fn_rating01(uint32_t sum, uint32_t count)
 {
-    return (uint32_t)d->truck_type | (uint32_t)d->length_idx << 4 | (d->capacity_kg / 100u) << 8;
+    double r;
+    if (!count)
+        return 0.5;
+    r = ((double)sum / count - 1.0) / 4.0;
+    return r < 0 ? 0 : r > 1 ? 1 : r;
 }
 
-/* A load's attribute word in the spatial grid: accepted truck types in bits
- * 0-11, minimum length index + 1 in bits 12-15 (0 = any), weight in whole
- * 100 kg (rounded down, capped) in bits 16-31. */
-static inline uint32_t fn_load_attr(const fn_load *l)
-{
-    uint32_t w = l->weight_kg / 100u;
-    return (uint32_t)(l->types_mask & 0xfff) | (uint32_t)(l->min_length_idx + 1) << 12 | (w > 0xffff ? 0xffff : w) << 16;
-}
+/* The rating an entry's bits stand for: exactly fn_rating01 when unrated, at
+ * least it otherwise. */
+static inline double fn_rating_q_value(uint32_t q) { return q == FN_RATING_Q_UNRATED ? 0.5 : q / 62.0; }
 
-/* Walks the available, positioned trucks (items are driver id - 1) or the
- * open loads (items are load id - 1) in rings outward from (lat, lon); see
- * fn_grid_visit.  For searches that rank by more than distance (match.h). */
-void fn_state_visit_trucks(const fn_state *s, double lat, double lon, double radius_km, double slack_km,
-                           fn_grid_visit_fn visit, fn_grid_stop_fn stop, void *ctx);
+static inline uint32_t fn_truck_attr_len(uint32_t a) { return a & 15u; }
+static inline uint32_t fn_truck_attr_cap(uint32_t a) { return (a >> 4) & 4095u; }
+static inline uint32_t fn_truck_attr_vol(uint32_t a) { return (a >> 16) & 1023u; }
+static inline uint32_t fn_truck_attr_rating(uint32_t a) { return a >> 26; }
+static inline uint32_t fn_load_attr_types(uint32_t a) { return a & 0xfffu; }
+static inline int fn_load_attr_minlen(uint32_t a) { return (int)((a >> 12) & 15u) - 1; }
+static inline uint32_t fn_load_attr_weight(uint32_t a) { return a >> 16; }
+static inline uint32_t fn_load_aux_price(uint32_t x) { return x & FN_PRICE_Q_MAX; }
+static inline int fn_load_aux_province(uint32_t x) { return (int)((x >> 22) & 31u) - 1; }
+
+/* A position quantized to 16 + 16 bits over the service area (60 - 95 m
+ * steps over China), and what it stands for: a point within *tol degrees of
+ * (*lat, *lon) in each coordinate (*tol is 1000 when the position lay
+ * outside the area and was clamped). */
+uint32_t fn_quant_pos(const fn_area *a, double lat, double lon);
+void fn_quant_center(const fn_area *a, uint32_t q, double *lat, double *lon, double *tol);
+
+/* Walks the available, positioned trucks of the given types (bit t = type t;
+ * items are driver id - 1) or the open loads (items are load id - 1) nearest
+ * first from (lat, lon); see fn_grid_visit.  For searches that rank by more
+ * than distance (match.h, dispatch.h). */
+void fn_state_visit_trucks(const fn_state *s, uint32_t types, double lat, double lon, double radius_km,
+                           double slack_km, fn_grid_visit_fn visit, fn_grid_stop_fn stop, void *ctx);
 void fn_state_visit_open_loads(const fn_state *s, double lat, double lon, double radius_km, double slack_km,
                                fn_grid_visit_fn visit, fn_grid_stop_fn stop, void *ctx);
+/* The highest rating (as fn_rating_q_value) of any truck in the index: a
+ * search bounds the rating part of unseen trucks' scores with it. */
+double fn_state_best_truck_rating(const fn_state *s);
+/* The index's own numbers, for /metrics and the benchmarks. */
+void fn_state_grid_stats(const fn_state *s, fn_grid_stats *trucks, fn_grid_stats *loads);
 
 /* Bytes of memory the state holds (tables, arena, tokens, grids). */
 size_t fn_state_bytes(const fn_state *s);

@@ -53,6 +53,7 @@ struct fn_state {
     fn_tokens *tokens;
     fn_grid *trucks;  /* drivers that are available and have a position, by driver id - 1 */
     fn_grid *open_loads; /* open loads by pickup point, by load id - 1 */
+    uint32_t truck_rating_q[64]; /* trucks in the grid by the rating bits of their entry */
     fn_state_counts counts;
 };
 
@@ -77,5 +78,11 @@ int fn__load_ok(const fn_state *s, const fn_load *l);
 /* Keeps a driver's membership of the truck grid in line with its status and
  * position: in the grid iff available and positioned. */
 void fn__state_index_driver(fn_state *s, fn_driver *d);
+/* The same after a position change alone (faster when it stays in the grid). */
+void fn__state_move_driver(fn_state *s, fn_driver *d);
+/* Takes a driver out of the truck grid (before its rating changes). */
+void fn__state_unindex_driver(fn_state *s, fn_driver *d);
+/* Files an open load in the load grid (its entry per state.h). */
+void fn__state_index_load(fn_state *s, const fn_load *l);
 
 #endif

@@ -456,7 +456,7 @@ int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
             goto corrupt;
         s->counts.loads_by_status[l->status]++;
         if (l->status == FN_LS_OPEN)
-            fn_grid_put_attr(s->open_loads, (uint32_t)(id - 1), l->origin.lat, l->origin.lon, fn_load_attr(l));
+            fn__state_index_load(s, l);
     }
     for (uint64_t id = 1; id <= heads[4]; id++) {
         fn_booking *k;

@@ -184,7 +184,7 @@ typedef struct kctx {
     int64_t now_s;
     size_t k, n;
     near *heap;        /* max-heap on cost, the k nearest so far */
-    double km_per_deg_lon; /* for the coarse distance from grid entries */
+    fn_near_lb lb;     /* for the coarse distance from grid entries */
 } kctx;
 
 static int near_worse(const near *a, const near *b)
@@ -224,36 +224,40 @@ static void kpush(kctx *c, near x)
     }
 }
 
-static void kvisit(void *ctx, const fn_grid_entry *e)
+static void kvisit(void *ctx, const fn_grid_entry *e, size_t n)
 {
     kctx *c = ctx;
     const fn_load *l = c->l;
-    const fn_driver *d;
-    double dh;
-    double dy, dx, low;
-    if (!(l->types_mask & (1u << (e->attr & 15))) || (l->min_length_idx >= 0 && (int)((e->attr >> 4) & 15) < l->min_length_idx) ||
-        (e->attr >> 8) < l->weight_kg / 100u)
-        return;
-    /* A coarse distance from the entry, shrunk so it is below the true one,
-     * rules out trucks farther than the k-th nearest found so far. */
-    dy = ((double)e->lat - l->origin.lat) * FN_KM_PER_DEG_LAT;
-    dx = ((double)e->lon - l->origin.lon) * c->km_per_deg_lon;
-    low = (sqrt(dx * dx + dy * dy) / 1.02 - 1.0) * c->circ * 1000.0;
-    if (low > c->radius_km * 1000.0 || (c->n == c->k && low > (double)c->heap[0].cost_m))
-        return;
-    d = fn_state_driver(c->s, (uint64_t)e->item + 1);
-    if (!d || d->capacity_kg < l->weight_kg || (l->volume_l && d->volume_l && d->volume_l < l->volume_l))
-        return;
-    dh = fn_haversine_km(d->lat, d->lon, l->origin.lat, l->origin.lon) * c->circ;
-    if (dh > c->radius_km || (double)c->now_s + dh / c->cfg->speed_kmh * 3600.0 > (double)l->pickup_latest_at)
-        return;
-    kpush(c, (near){(uint32_t)d->id, (int64_t)llround(dh * 1000.0)});
+    uint32_t need_cap_q = l->weight_kg / 100u, min_len = l->min_length_idx < 0 ? 0 : (uint32_t)l->min_length_idx;
+    for (size_t i = 0; i < n; i++) {
+        const fn_grid_entry *x = &e[i];
+        uint32_t cap = fn_truck_attr_cap(x->attr), vol = fn_truck_attr_vol(x->attr);
+        const fn_driver *d;
+        double dh, low;
+        if (fn_truck_attr_len(x->attr) < min_len || (cap < FN_CAP_Q_MAX && cap < need_cap_q) ||
+            (l->volume_l && vol && vol < FN_VOL_Q_MAX && vol * 1000u < l->volume_l))
+            continue;
+        /* A lower bound on the distance from the entry rules out trucks
+         * farther than the k-th nearest found so far. */
+        low = fn_near_lb_km(&c->lb, x->lat, x->lon) * c->circ * 1000.0;
+        if (low > c->radius_km * 1000.0 || (c->n == c->k && low > (double)c->heap[0].cost_m + 1.0))
+            continue;
+        d = fn_state_driver(c->s, (uint64_t)x->item + 1);
+        if (!d || d->capacity_kg < l->weight_kg || (l->volume_l && d->volume_l && d->volume_l < l->volume_l))
+            continue;
+        dh = fn_haversine_km(d->lat, d->lon, l->origin.lat, l->origin.lon) * c->circ;
+        if (dh > c->radius_km || (double)c->now_s + dh / c->cfg->speed_kmh * 3600.0 > (double)l->pickup_latest_at)
+            continue;
+        kpush(c, (near){(uint32_t)d->id, (int64_t)llround(dh * 1000.0)});
+    }
 }
 
 static int kstop(void *ctx, double min_dist_km)
 {
     kctx *c = ctx;
-    return c->n == c->k && min_dist_km * c->circ * 1000.0 > (double)c->heap[0].cost_m;
+    /* Costs are whole metres, rounded: a truck up to half a metre beyond the
+     * k-th could round to a tie and win it on id. */
+    return c->n == c->k && min_dist_km * c->circ * 1000.0 > (double)c->heap[0].cost_m + 1.0;
 }
 
 static int near_cmp(const void *a, const void *b)
@@ -299,9 +303,10 @@ static void *build_main(void *arg)
     j->count = fn_xmalloc((j->r1 - j->r0 + 1) * sizeof(uint32_t));
     for (size_t r = j->r0; r < j->r1; r++) {
         const fn_load *l = fn_state_load(j->s, j->rows[r]);
-        kctx c = {j->s, j->mc, l, j->q->radius_km, j->circ, j->now_s, j->k, 0, kh,
-                  FN_KM_PER_DEG_LAT * cos(fmin(fabs(l->origin.lat) + 6.0, 89.0) * M_PI / 180.0)};
-        fn_state_visit_trucks(j->s, l->origin.lat, l->origin.lon, j->q->radius_km / j->circ, 0.0, kvisit, kstop, &c);
+        kctx c = {j->s, j->mc, l, j->q->radius_km, j->circ, j->now_s, j->k, 0, kh, {0, 0, 0}};
+        fn_near_lb_init(&c.lb, l->origin.lat, l->origin.lon, j->q->radius_km / j->circ);
+        fn_state_visit_trucks(j->s, l->types_mask, l->origin.lat, l->origin.lon, j->q->radius_km / j->circ, 0.0, kvisit,
+                              kstop, &c);
         qsort(kh, c.n, sizeof(*kh), near_cmp);
         if (j->ne + c.n > j->cap) {
             j->cap = (j->ne + c.n) * 2;

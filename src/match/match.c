@@ -33,11 +33,6 @@ static int truck_fits(const fn_driver *d, const fn_load *l)
            d->capacity_kg >= l->weight_kg && !(l->volume_l && d->volume_l && d->volume_l < l->volume_l);
 }
 
-static double rating01(uint32_t sum, uint32_t count)
-{
-    return count ? clamp01(((double)sum / count - 1.0) / 4.0) : 0.5; /* unrated: the middle */
-}
-
 /* The destination suits the driver: a preferred province, or near home. */
 static double destination01(const fn_driver *d, const fn_load *l)
 {
@@ -62,28 +57,45 @@ static double toward01(const fn_driver *d, fn_toward t, double from_lat, double 
     return clamp01(0.5 + 0.5 * (before - after) / fmax(before, 50.0));
 }
 
-/* Fills the distance-, time- and price-dependent parts; returns -1 when the
- * pair fails the radius or the pickup window. */
-static int common(const fn_state *s, const fn_match_config *cfg, const fn_driver *d, const fn_load *l,
-                  double truck_lat, double truck_lon, double radius_km, int64_t now_s, fn_match_hit *h)
+/* Fills the distance-, time- and price-dependent parts from the deadhead;
+ * returns -1 when the pair fails the radius or the pickup window.  The
+ * searches call this same function to bound a candidate from its index
+ * entry, so a bound built from the exact deadhead equals the score's parts
+ * bit for bit. */
+static int from_deadhead(const fn_match_config *cfg, const fn_load *l, int length_idx, double deadhead_km,
+                         double loaded_km, double radius_km, int64_t now_s, fn_match_hit *h)
 {
-    double circ = fn_state_cfg(s)->circuity, eta_s;
+    double eta_s;
     int64_t window;
-    h->deadhead_km = fn_haversine_km(truck_lat, truck_lon, l->origin.lat, l->origin.lon) * circ;
+    h->deadhead_km = deadhead_km;
     if (h->deadhead_km > radius_km)
         return -1;
     h->eta_min = h->deadhead_km / speed(cfg) * 60.0;
     eta_s = (double)now_s + h->eta_min * 60.0;
     if (eta_s > (double)l->pickup_latest_at)
         return -1;
-    h->loaded_km = fn_haversine_km(l->origin.lat, l->origin.lon, l->dest.lat, l->dest.lon) * circ;
+    h->loaded_km = loaded_km;
     h->price_per_km = (double)l->price_fen / 100.0 / fmax(h->loaded_km + h->deadhead_km, 1.0);
     window = l->pickup_latest_at - l->pickup_earliest_at;
     h->factor[FN_MF_DEADHEAD] = exp(-h->deadhead_km / DEADHEAD_SCALE_KM);
     h->factor[FN_MF_PICKUP_TIME] =
         eta_s <= (double)l->pickup_earliest_at ? 1.0
                                                : clamp01(1.0 - (eta_s - (double)l->pickup_earliest_at) / (double)(window > 0 ? window : 1));
-    h->factor[FN_MF_PRICE] = clamp01(h->price_per_km / (2.0 * fn_match_ref_rate(fn_truck_length_dm(d->length_idx))));
+    h->factor[FN_MF_PRICE] = clamp01(h->price_per_km / (2.0 * fn_match_ref_rate(fn_truck_length_dm(length_idx))));
+    return 0;
+}
+
+static int common(const fn_state *s, const fn_match_config *cfg, const fn_driver *d, const fn_load *l,
+                  double truck_lat, double truck_lon, double radius_km, int64_t now_s, fn_match_hit *h)
+{
+    double circ = fn_state_cfg(s)->circuity;
+    double dh = fn_haversine_km(truck_lat, truck_lon, l->origin.lat, l->origin.lon) * circ;
+    if (dh > radius_km)
+        return -1;
+    if (from_deadhead(cfg, l, d->length_idx, dh,
+                      fn_haversine_km(l->origin.lat, l->origin.lon, l->dest.lat, l->dest.lon) * circ, radius_km, now_s,
+                      h) != 0)
+        return -1;
     h->driver = d;
     h->load = l;
     h->lat = truck_lat;
@@ -112,7 +124,7 @@ int fn_match_score_truck(const fn_state *s, const fn_match_config *cfg, const fn
     if (common(s, cfg, d, l, lat, lon, radius_km, now_s, h) != 0)
         return -1;
     h->factor[FN_MF_DESTINATION] = destination01(d, l);
-    h->factor[FN_MF_RATING] = rating01(d->rating_sum, d->rating_count);
+    h->factor[FN_MF_RATING] = fn_rating01(d->rating_sum, d->rating_count);
     total(h, w_trucks);
     return 0;
 }
@@ -134,7 +146,7 @@ int fn_match_score_load(const fn_state *s, const fn_match_config *cfg, const fn_
     driver_origin(d, &lat, &lon);
     if (common(s, cfg, d, l, lat, lon, radius_km, now_s, h) != 0)
         return -1;
-    h->factor[FN_MF_RATING] = co ? rating01(co->rating_sum, co->rating_count) : 0.5;
+    h->factor[FN_MF_RATING] = co ? fn_rating01(co->rating_sum, co->rating_count) : 0.5;
     if (toward.kind) {
         h->factor[FN_MF_TOWARD] = toward01(d, toward, lat, lon, l);
         total(h, w_backhaul);
@@ -154,19 +166,40 @@ static int better(const fn_match_hit *a, const fn_match_hit *b, int by_load)
     return a->score > b->score || (a->score == b->score && ia < ib);
 }
 
+/* What a privacy cell's centre gives the distance-dependent parts of a
+ * truck's score (the price part before it is divided by the going rate of
+ * the truck's length). */
+typedef struct snap_slot {
+    uint64_t key;       /* privacy cell (row << 24 | col, offset), UINT64_MAX when empty */
+    int ok;             /* 0, or -1 when the cell fails the radius or the pickup window */
+    double deadhead_km, eta_min, price_per_km, f_dead, f_pick;
+} snap_slot;
+
 typedef struct search {
     const fn_state *s;
     const fn_match_config *cfg;
     const fn_load *load;      /* truck search */
     const fn_driver *driver;  /* load search */
     fn_toward toward;
-    double radius_km, w_dead, circ;
-    double lat0, lon0, km_per_deg_lon, reach_km, slack_km; /* the coarse distance prefilter */
-    uint32_t min_len, need_cap_units;            /* the attribute prefilter (truck search) */
+    const double *w;
+    double radius_km, circ;
+    fn_near_lb lb;            /* from the pickup (truck search) or the truck (load search) */
+    double slack_km;          /* how far a ranked (snapped) position may be from the stored one */
     int exact, by_load;
     int64_t now_s;
     size_t k, n;
     fn_match_hit *heap;       /* the k best, worst at [0] */
+    /* truck search */
+    double loaded_km, best_rating;
+    int best_len;             /* the allowed length with the lowest going rate */
+    uint32_t min_len, need_cap_q;
+    fn_near_lb dest_lb;       /* from the delivery point, for the home part of the destination factor */
+    snap_slot snap[64];       /* deadhead from each privacy cell seen */
+    /* load search */
+    double from_lat, from_lon, from_cos, target_lat, target_lon, before_km;
+    double rating_w;          /* the rating points a load can earn at most */
+    const fn_area *area;
+    fn_near_lb home_lb;       /* from the driver's home */
 } search;
 
 static void sift_down(search *q, size_t i)
@@ -207,11 +240,12 @@ static void offer(search *q, const fn_match_hit *h)
 }
 
 /* The best score any candidate at least min_dist_km (great circle) away can
- * have: only the deadhead factor depends on distance; the others are at
- * most 1. */
+ * have: only the deadhead factor depends on distance here; the others are
+ * taken at most 1. */
 static double score_bound(const search *q, double min_dist_km)
 {
-    return 100.0 * (q->w_dead * exp(-min_dist_km * q->circ / DEADHEAD_SCALE_KM) + (1.0 - q->w_dead));
+    return 100.0 * (q->w[FN_MF_DEADHEAD] * exp(-min_dist_km * q->circ / DEADHEAD_SCALE_KM) +
+                    (1.0 - q->w[FN_MF_DEADHEAD]));
 }
 
 /* No unvisited candidate is nearer than min_dist_km (great circle), so none
@@ -222,60 +256,193 @@ static int stop_rule(void *ctx, double min_dist_km)
     return q->n == q->k && score_bound(q, min_dist_km) < q->heap[0].score;
 }
 
-/* Cheap rejection from the grid entry alone.  The distance is estimated
- * equirectangularly in single precision; shrunk by 2% and 1 km (and the
- * privacy slack) it is below the true great-circle distance, so comparing
- * it with the reach, or bounding the score with it, never loses a candidate
- * that could make the top k. */
-static int cannot_win(const search *q, const fn_grid_entry *e)
+/* A candidate whose score is at most ub (with id as the tie-break) cannot
+ * enter a full top k. */
+static int loses(const search *q, double ub, uint64_t id)
 {
-    double dy = ((double)e->lat - q->lat0) * FN_KM_PER_DEG_LAT, dx = ((double)e->lon - q->lon0) * q->km_per_deg_lon;
-    double d2 = dx * dx + dy * dy, low;
-    if (d2 > q->reach_km * q->reach_km)
-        return 1;
+    const fn_match_hit *worst = &q->heap[0];
     if (q->n < q->k)
         return 0;
-    low = sqrt(d2) / 1.02 - 1.0 - q->slack_km;
-    return low > 0 && score_bound(q, low) < q->heap[0].score;
+    return ub < worst->score || (ub == worst->score && id > (q->by_load ? worst->load->id : worst->driver->id));
 }
 
-static void visit_truck(void *ctx, const fn_grid_entry *e)
+/* ---- trucks for a load ---- */
+
+/* The distance-dependent parts of the score from a stored position's
+ * privacy cell, exactly as the score computes them from the record, or NULL
+ * when the float copy lies too near a cell edge to tell which cell the exact
+ * position is in. */
+static const snap_slot *snapped_parts(search *q, const fn_grid_entry *e)
+{
+    double fy = (double)e->lat / FN_PRIVACY_CELL_DEG, fx = (double)e->lon / FN_PRIVACY_CELL_DEG;
+    double ry = floor(fy), rx = floor(fx), slat, slon;
+    uint64_t key;
+    snap_slot *slot;
+    fn_match_hit h;
+    /* A float is within 1e-5 degree of the double it came from: 5e-4 of a cell. */
+    if (fy - ry < 1e-3 || ry + 1 - fy < 1e-3 || fx - rx < 1e-3 || rx + 1 - fx < 1e-3)
+        return NULL;
+    key = (uint64_t)(ry + 8192) << 24 | (uint64_t)(rx + 16384);
+    slot = &q->snap[(key * 0x9E3779B97F4A7C15ull) >> 58];
+    if (slot->key == key)
+        return slot;
+    slat = (ry + 0.5) * FN_PRIVACY_CELL_DEG; /* as fn_privacy_snap computes it */
+    slon = (rx + 0.5) * FN_PRIVACY_CELL_DEG;
+    slot->key = key;
+    slot->deadhead_km = fn_haversine_km(slat, slon, q->load->origin.lat, q->load->origin.lon) * q->circ;
+    slot->ok = from_deadhead(q->cfg, q->load, 0, slot->deadhead_km, q->loaded_km, q->radius_km, q->now_s, &h);
+    slot->eta_min = h.eta_min;
+    slot->price_per_km = h.price_per_km;
+    slot->f_dead = h.factor[FN_MF_DEADHEAD];
+    slot->f_pick = h.factor[FN_MF_PICKUP_TIME];
+    return slot;
+}
+
+/* The most a truck could score from what its entry says: the exact
+ * deadhead-, time- and price-parts when its snapped cell is known (exact is
+ * then 1), else those parts at the least possible deadhead; the destination
+ * and rating parts at most what they could be.  Returns -1 when the entry
+ * already fails the radius or the pickup window. */
+static int truck_bound(search *q, const fn_grid_entry *e, double *ub)
+{
+    const fn_load *l = q->load;
+    const snap_slot *sp = NULL;
+    fn_match_hit h;
+    int len = (int)fn_truck_attr_len(e->attr);
+    double lb = (fn_near_lb_km(&q->lb, e->lat, e->lon) - q->slack_km) * q->circ;
+    if (lb > q->radius_km)
+        return -1;
+    if (!q->exact)
+        sp = snapped_parts(q, e);
+    if (sp) {
+        if (sp->ok != 0)
+            return -1;
+        h.factor[FN_MF_DEADHEAD] = sp->f_dead;
+        h.factor[FN_MF_PICKUP_TIME] = sp->f_pick;
+        h.factor[FN_MF_PRICE] = clamp01(sp->price_per_km / (2.0 * fn_match_ref_rate(fn_truck_length_dm(len))));
+    } else if (from_deadhead(q->cfg, l, len, fmax(lb, 0.0), q->loaded_km, q->radius_km, q->now_s, &h) != 0) {
+        return -1;
+    }
+    if (l->dest.province >= 0 && (e->aux[1] & (1u << l->dest.province))) {
+        h.factor[FN_MF_DESTINATION] = 1.0;
+    } else {
+        double hlat, hlon, tol;
+        fn_quant_center(q->area, e->aux[0], &hlat, &hlon, &tol);
+        h.factor[FN_MF_DESTINATION] = clamp01(1.0 - fn_near_lb_tol(&q->dest_lb, hlat, hlon, tol) / 1000.0);
+    }
+    h.factor[FN_MF_TOWARD] = 0;
+    h.factor[FN_MF_RATING] = fn_rating_q_value(fn_truck_attr_rating(e->attr));
+    total(&h, q->w);
+    *ub = h.score;
+    return 0;
+}
+
+/* The best score of any truck at least min_dist_km (great circle) away: the
+ * distance-dependent parts at that distance for the allowed length with the
+ * best price part, the destination part at 1, the rating part at the best
+ * rating of any truck. */
+static int stop_trucks(void *ctx, double min_dist_km)
 {
     search *q = ctx;
     fn_match_hit h;
-    const fn_driver *d;
-    if (!(q->load->types_mask & (1u << (e->attr & 15))) || ((e->attr >> 4) & 15) < q->min_len ||
-        (e->attr >> 8) < q->need_cap_units || cannot_win(q, e))
-        return;
-    d = fn_state_driver(q->s, (uint64_t)e->item + 1);
-    if (d && fn_match_score_truck(q->s, q->cfg, q->load, d, q->radius_km, q->exact, q->now_s, &h) == 0)
-        offer(q, &h);
+    if (q->n < q->k)
+        return 0;
+    if (from_deadhead(q->cfg, q->load, q->best_len, min_dist_km * q->circ, q->loaded_km, q->radius_km, q->now_s, &h) != 0)
+        return 1; /* every unseen truck is beyond the radius or too late for the window */
+    h.factor[FN_MF_DESTINATION] = 1.0;
+    h.factor[FN_MF_TOWARD] = 0;
+    h.factor[FN_MF_RATING] = q->best_rating;
+    total(&h, q->w);
+    return h.score < q->heap[0].score;
 }
 
-static void visit_load(void *ctx, const fn_grid_entry *e)
+static void visit_trucks(void *ctx, const fn_grid_entry *e, size_t n)
 {
     search *q = ctx;
-    fn_match_hit h;
-    const fn_load *l;
-    /* The load's attribute word rules out most loads the truck cannot carry. */
-    if (!(e->attr & (1u << q->driver->truck_type)) || (int)((e->attr >> 12) & 15) - 1 > (int)q->driver->length_idx ||
-        (uint64_t)(e->attr >> 16) * 100u > q->driver->capacity_kg || cannot_win(q, e))
-        return;
-    l = fn_state_load(q->s, (uint64_t)e->item + 1);
-    if (l && fn_match_score_load(q->s, q->cfg, q->driver, q->toward, l, q->radius_km, q->now_s, &h) == 0)
-        offer(q, &h);
+    const fn_load *l = q->load;
+    for (size_t i = 0; i < n; i++) {
+        const fn_grid_entry *x = &e[i];
+        uint32_t cap = fn_truck_attr_cap(x->attr), vol = fn_truck_attr_vol(x->attr);
+        const fn_driver *d;
+        fn_match_hit h;
+        double ub;
+        if (fn_truck_attr_len(x->attr) < q->min_len || (cap < FN_CAP_Q_MAX && cap < q->need_cap_q) ||
+            (l->volume_l && vol && vol < FN_VOL_Q_MAX && vol * 1000u < l->volume_l))
+            continue;
+        if (truck_bound(q, x, &ub) != 0 || loses(q, ub, (uint64_t)x->item + 1))
+            continue;
+        d = fn_state_driver(q->s, (uint64_t)x->item + 1);
+        if (d && fn_match_score_truck(q->s, q->cfg, l, d, q->radius_km, q->exact, q->now_s, &h) == 0)
+            offer(q, &h);
+    }
 }
 
-static void set_reach(search *q, double lat, double lon, double slack_km)
+/* ---- loads for a driver ---- */
+
+/* The most a load could score from what its entry says: the deadhead and
+ * the loaded distance at their least, the destination or backhaul part at
+ * its most, the pickup-time and rating parts at 1. */
+static int load_bound(search *q, const fn_grid_entry *e, double *ub)
 {
-    q->lat0 = lat;
-    q->lon0 = lon;
-    /* Degrees of longitude are measured at the most poleward latitude within
-     * reach (6 degrees covers 500 km of radius), where they are shortest, so
-     * the estimate errs short, never long. */
-    q->km_per_deg_lon = FN_KM_PER_DEG_LAT * cos(fmin(fabs(lat) + 6.0, 89.0) * M_PI / 180.0);
-    q->slack_km = slack_km;
-    q->reach_km = (q->radius_km / q->circ + slack_km) * 1.02 + 1.0;
+    const fn_driver *d = q->driver;
+    double dh = fn_near_lb_km(&q->lb, e->lat, e->lon) * q->circ, dlat, dlon, tol, loaded, ppk;
+    int prov = fn_load_aux_province(e->aux[1]);
+    double f[FN_MF__COUNT] = {0};
+    if (dh > q->radius_km)
+        return -1;
+    fn_quant_center(q->area, e->aux[0], &dlat, &dlon, &tol);
+    /* From the pickup (a float within 1e-5 degree) to the delivery box. */
+    loaded = fn_grid_box_lb_km(e->lat, e->lon, fmax(cos((fabs((double)e->lat) + 1e-5) * M_PI / 180.0), 0.0),
+                               dlat - tol, dlat + tol, dlon - tol, dlon + tol) -
+             FN_KM_PER_DEG_LAT * 2e-5;
+    loaded = fmax(loaded, 0.0) * q->circ;
+    ppk = (double)fn_load_aux_price(e->aux[1]) / fmax(loaded + fmax(dh, 0.0), 1.0);
+    f[FN_MF_DEADHEAD] = exp(-fmax(dh, 0.0) / DEADHEAD_SCALE_KM);
+    f[FN_MF_PICKUP_TIME] = 1.0;
+    f[FN_MF_PRICE] = fn_load_aux_price(e->aux[1]) >= FN_PRICE_Q_MAX
+                         ? 1.0
+                         : clamp01(ppk / (2.0 * fn_match_ref_rate(fn_truck_length_dm(d->length_idx))));
+    f[FN_MF_RATING] = 1.0;
+    if (q->toward.kind) {
+        double after;
+        if (q->toward.kind == 2 && prov == q->toward.province) {
+            f[FN_MF_TOWARD] = 1.0;
+        } else {
+            after = fn_grid_box_lb_km(q->target_lat, q->target_lon, cos(q->target_lat * M_PI / 180.0), dlat - tol,
+                                      dlat + tol, dlon - tol, dlon + tol);
+            f[FN_MF_TOWARD] = clamp01(0.5 + 0.5 * (q->before_km - after) / fmax(q->before_km, 50.0));
+        }
+    } else if (prov >= 0 && (d->provinces_mask & (1u << prov))) {
+        f[FN_MF_DESTINATION] = 1.0;
+    } else {
+        f[FN_MF_DESTINATION] = clamp01(1.0 - fn_near_lb_tol(&q->home_lb, dlat, dlon, tol) / 1000.0);
+    }
+    *ub = 0;
+    for (int i = 0; i < FN_MF__COUNT; i++)
+        *ub += 100.0 * q->w[i] * f[i];
+    /* The rounding of the sum above against the score's own: a hair of slack. */
+    *ub += 1e-9;
+    return 0;
+}
+
+static void visit_loads(void *ctx, const fn_grid_entry *e, size_t n)
+{
+    search *q = ctx;
+    const fn_driver *d = q->driver;
+    for (size_t i = 0; i < n; i++) {
+        const fn_grid_entry *x = &e[i];
+        const fn_load *l;
+        fn_match_hit h;
+        double ub;
+        if (!(x->attr & (1u << d->truck_type)) || fn_load_attr_minlen(x->attr) > (int)d->length_idx ||
+            (uint64_t)fn_load_attr_weight(x->attr) * 100u > d->capacity_kg)
+            continue;
+        if (q->n == q->k && (load_bound(q, x, &ub) != 0 || loses(q, ub, (uint64_t)x->item + 1)))
+            continue;
+        l = fn_state_load(q->s, (uint64_t)x->item + 1);
+        if (l && fn_match_score_load(q->s, q->cfg, d, q->toward, l, q->radius_km, q->now_s, &h) == 0)
+            offer(q, &h);
+    }
 }
 
 static int cmp_trucks(const void *a, const void *b)
@@ -291,39 +458,63 @@ static int cmp_loads(const void *a, const void *b)
 size_t fn_match_trucks(const fn_state *s, const fn_match_config *cfg, const fn_load *l, double radius_km,
                        size_t limit, int exact, int64_t now_s, fn_match_hit *out)
 {
-    search q;
+    search *q;
+    size_t n;
     double circ = fn_state_cfg(s)->circuity;
     if (limit == 0 || radius_km <= 0)
         return 0;
-    double slack_km = exact ? 0.0 : FN_PRIVACY_CELL_DEG * FN_KM_PER_DEG_LAT;
-    memset(&q, 0, sizeof(q));
-    q.s = s, q.cfg = cfg, q.load = l, q.radius_km = radius_km, q.w_dead = w_trucks[FN_MF_DEADHEAD], q.circ = circ;
-    q.exact = exact, q.now_s = now_s, q.k = limit, q.heap = out;
-    q.min_len = l->min_length_idx < 0 ? 0 : (uint32_t)l->min_length_idx;
+    q = fn_xcalloc(1, sizeof(*q));
+    q->s = s, q->cfg = cfg, q->load = l, q->radius_km = radius_km, q->w = w_trucks, q->circ = circ;
+    q->exact = exact, q->now_s = now_s, q->k = limit, q->heap = out, q->area = &fn_state_cfg(s)->area;
+    /* A snapped point is at most half a privacy cell's diagonal from the exact one. */
+    q->slack_km = exact ? 0.0 : FN_PRIVACY_CELL_DEG * FN_KM_PER_DEG_LAT;
+    q->min_len = l->min_length_idx < 0 ? 0 : (uint32_t)l->min_length_idx;
     /* capacity_kg >= weight_kg implies capacity_kg / 100 >= weight_kg / 100 (both rounded down). */
-    q.need_cap_units = l->weight_kg / 100u;
-    set_reach(&q, l->origin.lat, l->origin.lon, slack_km);
-    /* The grid holds exact positions; a snapped one is at most half a cell's
-     * diagonal away, which the slack covers. */
-    fn_state_visit_trucks(s, l->origin.lat, l->origin.lon, radius_km / circ, slack_km, visit_truck, stop_rule, &q);
-    qsort(out, q.n, sizeof(*out), cmp_trucks);
-    return q.n;
+    q->need_cap_q = l->weight_kg / 100u;
+    q->loaded_km = fn_haversine_km(l->origin.lat, l->origin.lon, l->dest.lat, l->dest.lon) * circ;
+    fn_near_lb_init(&q->lb, l->origin.lat, l->origin.lon, radius_km / circ + q->slack_km);
+    fn_near_lb_init(&q->dest_lb, l->dest.lat, l->dest.lon, 1000.0);
+    for (size_t i = 0; i < FN_ARRAY_LEN(q->snap); i++)
+        q->snap[i].key = UINT64_MAX;
+    q->best_rating = fn_state_best_truck_rating(s);
+    q->best_len = (int)q->min_len;
+    for (int len = (int)q->min_len; len < FN_TRUCK_LENGTH_COUNT; len++)
+        if (fn_truck_length_dm(len) < fn_truck_length_dm(q->best_len))
+            q->best_len = len;
+    fn_state_visit_trucks(s, l->types_mask, l->origin.lat, l->origin.lon, radius_km / circ, q->slack_km, visit_trucks,
+                          stop_trucks, q);
+    n = q->n;
+    free(q);
+    qsort(out, n, sizeof(*out), cmp_trucks);
+    return n;
 }
 
 size_t fn_match_loads(const fn_state *s, const fn_match_config *cfg, const fn_driver *d, fn_toward toward,
                       double radius_km, size_t limit, int64_t now_s, fn_match_hit *out)
 {
-    search q;
+    search *q;
+    size_t n;
     double circ = fn_state_cfg(s)->circuity, lat, lon;
-    const double *w = toward.kind ? w_backhaul : w_loads;
     if (limit == 0 || radius_km <= 0)
         return 0;
     driver_origin(d, &lat, &lon);
-    memset(&q, 0, sizeof(q));
-    q.s = s, q.cfg = cfg, q.driver = d, q.toward = toward, q.radius_km = radius_km, q.w_dead = w[FN_MF_DEADHEAD];
-    q.circ = circ, q.exact = 1, q.by_load = 1, q.now_s = now_s, q.k = limit, q.heap = out;
-    set_reach(&q, lat, lon, 0.0);
-    fn_state_visit_open_loads(s, lat, lon, radius_km / circ, 0.0, visit_load, stop_rule, &q);
-    qsort(out, q.n, sizeof(*out), cmp_loads);
-    return q.n;
+    q = fn_xcalloc(1, sizeof(*q));
+    q->s = s, q->cfg = cfg, q->driver = d, q->toward = toward, q->radius_km = radius_km;
+    q->w = toward.kind ? w_backhaul : w_loads;
+    q->circ = circ, q->exact = 1, q->by_load = 1, q->now_s = now_s, q->k = limit, q->heap = out;
+    q->area = &fn_state_cfg(s)->area;
+    q->from_lat = lat, q->from_lon = lon;
+    fn_near_lb_init(&q->lb, lat, lon, radius_km / circ);
+    fn_near_lb_init(&q->home_lb, d->home_lat, d->home_lon, 1000.0);
+    if (toward.kind) {
+        q->target_lat = d->home_lat, q->target_lon = d->home_lon;
+        if (toward.kind == 2)
+            fn_province_center(toward.province, &q->target_lat, &q->target_lon);
+        q->before_km = fn_haversine_km(lat, lon, q->target_lat, q->target_lon);
+    }
+    fn_state_visit_open_loads(s, lat, lon, radius_km / circ, 0.0, visit_loads, stop_rule, q);
+    n = q->n;
+    free(q);
+    qsort(out, n, sizeof(*out), cmp_loads);
+    return n;
 }

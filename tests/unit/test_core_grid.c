@@ -9,7 +9,9 @@
  * ties and ring boundaries are exercised).  Queries use random radii and k
  * and a filter that rejects some items.  Then items move and disappear, and
  * last the filter ranks by privacy-snapped positions with the slack the
- * state module passes (fn_state_trucks_near).
+ * state module passes (fn_state_trucks_near).  Items live in LAYERS layers
+ * (item % LAYERS) and queries ask for random sets of layers.  Dense
+ * clusters make cells split; emptying them makes them merge back.
  */
 #include "common/fn.h"
 #include "common/geo.h"
@@ -27,6 +29,16 @@
 #include <cmocka.h>
 
 #include "testutil.h"
+
+#define LAYERS 3
+#define ALL_LAYERS ((1u << LAYERS) - 1)
+
+static unsigned layer_of(uint32_t item) { return item % LAYERS; }
+
+static void put(fn_grid *g, uint32_t item, double lat, double lon)
+{
+    fn_grid_put(g, item, layer_of(item), lat, lon, item * 7u, item ^ 0x5555u, ~item);
+}
 
 /* ---- helpers --------------------------------------------------------- */
 
@@ -109,12 +121,13 @@ typedef struct qctx {
     uint64_t salt;
     int snapped;
     size_t calls;
+    uint32_t layers;
 } qctx;
 
 static int rejected(const qctx *q, uint32_t item)
 {
     uint64_t h = ((uint64_t)item + 1) * 0x9E3779B97F4A7C15ull ^ q->salt;
-    return (h >> 17) % 5 == 0;
+    return (h >> 17) % 5 == 0 || !(q->layers & (1u << layer_of(item)));
 }
 
 static double item_dist(const qctx *q, uint32_t item)
@@ -125,12 +138,20 @@ static double item_dist(const qctx *q, uint32_t item)
     return fn_haversine_km(q->lat, q->lon, lat, lon);
 }
 
-static int filter(void *vctx, uint32_t item, double *dist_km)
+static int filter(void *vctx, const fn_grid_entry *e, double bound_km, double *dist_km)
 {
     qctx *q = vctx;
+    uint32_t item = e->item;
+    (void)bound_km;
     q->calls++;
     assert_true(item < q->w->n);
     assert_true(q->w->present[item]); /* the grid only offers items it holds */
+    assert_true(q->layers & (1u << layer_of(item))); /* ... in the layers asked for */
+    /* The entry carries the item's words and its position to float precision. */
+    assert_int_equal(e->attr, item * 7u);
+    assert_int_equal(e->aux[0], item ^ 0x5555u);
+    assert_int_equal(e->aux[1], ~item);
+    assert_true(e->lat == (float)q->w->lat[item] && e->lon == (float)q->w->lon[item]);
     if (rejected(q, item))
         return 0;
     *dist_km = item_dist(q, item);
@@ -199,7 +220,7 @@ static void check_queries(const fn_grid *g, const world *w, uint64_t *s, int nq,
     assert_non_null(want);
     assert_non_null(all);
     for (int i = 0; i < nq; i++) {
-        qctx q = {w, 0, 0, rng_next(s), snapped, 0};
+        qctx q = {w, 0, 0, rng_next(s), snapped, 0, rng_next(s) % 3 ? ALL_LAYERS : 1 + (uint32_t)(rng_next(s) % ALL_LAYERS)};
         double radius;
         size_t k, ng, nw;
         if (rng_next(s) % 3 == 0) {
@@ -216,7 +237,7 @@ static void check_queries(const fn_grid *g, const world *w, uint64_t *s, int nq,
         }
         radius = FN_MIN(random_radius(s), max_radius_km);
         k = random_k(s, w->n);
-        ng = fn_grid_nearest(g, q.lat, q.lon, radius, slack_km, k, filter, &q, got);
+        ng = fn_grid_nearest(g, q.layers, q.lat, q.lon, radius, slack_km, k, filter, &q, got);
         nw = brute_force(&q, radius, k, all, want);
         size_t j = 0;
         while (j < ng && j < nw && got[j].item == want[j].item && got[j].dist_km == want[j].dist_km)
@@ -264,7 +285,7 @@ static void populate(fn_grid *g, world *w, uint64_t *s, double cell_deg)
         random_point(s, w, i, cell_deg, &w->lat[i], &w->lon[i]);
         if (i % 7 == 3)
             continue;
-        fn_grid_put(g, i, w->lat[i], w->lon[i]);
+        put(g, i, w->lat[i], w->lon[i]);
         w->present[i] = 1;
     }
 }
@@ -274,30 +295,30 @@ static void populate(fn_grid *g, world *w, uint64_t *s, double cell_deg)
 static void test_empty_and_trivial(void **state)
 {
     fn_area a = FN_AREA_CHINA;
-    fn_grid *g = fn_grid_new(&a, 0.1);
+    fn_grid *g = fn_grid_new(&a, 0.1, LAYERS);
     world w;
     qctx q;
     fn_grid_hit out[4];
     (void)state;
     world_init(&w, 4);
-    q = (qctx){&w, 39.9, 116.4, 0, 0, 0};
+    q = (qctx){&w, 39.9, 116.4, 0, 0, 0, ALL_LAYERS};
     assert_int_equal(fn_grid_count(g), 0);
-    assert_int_equal(fn_grid_nearest(g, 39.9, 116.4, 1e9, 0.0, 4, filter, &q, out), 0);
+    assert_int_equal(fn_grid_nearest(g, ALL_LAYERS, 39.9, 116.4, 1e9, 0.0, 4, filter, &q, out), 0);
     assert_int_equal(q.calls, 0);
 
     w.lat[0] = 39.9;
     w.lon[0] = 116.4;
     w.present[0] = 1;
-    fn_grid_put(g, 0, 39.9, 116.4);
-    fn_grid_put(g, 0, 39.9, 116.4); /* same place again: still one */
+    put(g, 0, 39.9, 116.4);
+    put(g, 0, 39.9, 116.4); /* same place again: still one */
     assert_int_equal(fn_grid_count(g), 1);
     /* k = 0 finds nothing and calls no filter. */
-    assert_int_equal(fn_grid_nearest(g, 39.9, 116.4, 1e9, 0.0, 0, filter, &q, out), 0);
+    assert_int_equal(fn_grid_nearest(g, ALL_LAYERS, 39.9, 116.4, 1e9, 0.0, 0, filter, &q, out), 0);
     assert_int_equal(q.calls, 0);
     /* Radius 0 finds an item at the very point. */
     for (q.salt = 1; rejected(&q, 0); q.salt++)
         ; /* a salt with which item 0 passes the filter */
-    assert_int_equal(fn_grid_nearest(g, 39.9, 116.4, 0.0, 0.0, 4, filter, &q, out), 1);
+    assert_int_equal(fn_grid_nearest(g, ALL_LAYERS, 39.9, 116.4, 0.0, 0.0, 4, filter, &q, out), 1);
     assert_int_equal(out[0].item, 0);
     assert_true(out[0].dist_km == 0.0);
     /* Removing twice is harmless. */
@@ -307,7 +328,7 @@ static void test_empty_and_trivial(void **state)
     w.present[0] = 0;
     assert_int_equal(fn_grid_count(g), 0);
     assert_false(fn_grid_has(g, 0));
-    assert_int_equal(fn_grid_nearest(g, 39.9, 116.4, 1e9, 0.0, 4, filter, &q, out), 0);
+    assert_int_equal(fn_grid_nearest(g, ALL_LAYERS, 39.9, 116.4, 1e9, 0.0, 4, filter, &q, out), 0);
     world_free(&w);
     fn_grid_free(g);
     fn_grid_free(NULL);
@@ -318,7 +339,7 @@ static void test_empty_and_trivial(void **state)
 static void test_search_is_local(void **state)
 {
     fn_area a = FN_AREA_CHINA;
-    fn_grid *g = fn_grid_new(&a, 0.1);
+    fn_grid *g = fn_grid_new(&a, 0.1, LAYERS);
     world w;
     uint64_t s = 5;
     fn_grid_hit out[8];
@@ -329,10 +350,10 @@ static void test_search_is_local(void **state)
         w.lat[i] = rng_range(&s, 18.0, 54.0);
         w.lon[i] = rng_range(&s, 73.0, 135.0);
         w.present[i] = 1;
-        fn_grid_put(g, i, w.lat[i], w.lon[i]);
+        put(g, i, w.lat[i], w.lon[i]);
     }
-    q = (qctx){&w, 31.23, 121.47, 0, 0, 0};
-    fn_grid_nearest(g, q.lat, q.lon, 50.0, 0.0, 8, filter, &q, out);
+    q = (qctx){&w, 31.23, 121.47, 0, 0, 0, ALL_LAYERS};
+    fn_grid_nearest(g, ALL_LAYERS, q.lat, q.lon, 50.0, 0.0, 8, filter, &q, out);
     assert_true(q.calls < w.n / 20);
     world_free(&w);
     fn_grid_free(g);
@@ -341,7 +362,7 @@ static void test_search_is_local(void **state)
 static void random_world_queries(double cell_deg, uint64_t seed, size_t n, int nq)
 {
     fn_area a = FN_AREA_CHINA;
-    fn_grid *g = fn_grid_new(&a, cell_deg);
+    fn_grid *g = fn_grid_new(&a, cell_deg, LAYERS);
     world w;
     uint64_t s = seed;
     world_init(&w, n);
@@ -370,7 +391,7 @@ static void test_moves_and_removals(void **state)
 {
     const double cell = 0.1;
     fn_area a = FN_AREA_CHINA;
-    fn_grid *g = fn_grid_new(&a, cell);
+    fn_grid *g = fn_grid_new(&a, cell, LAYERS);
     world w;
     uint64_t s = 11;
     (void)state;
@@ -389,11 +410,11 @@ static void test_moves_and_removals(void **state)
                 w.lon[i] += rng_range(&s, -0.03, 0.03);
                 w.lat[i] = FN_MIN(FN_MAX(w.lat[i], a.lat_min), a.lat_max);
                 w.lon[i] = FN_MIN(FN_MAX(w.lon[i], a.lon_min), a.lon_max);
-                fn_grid_put(g, i, w.lat[i], w.lon[i]);
+                put(g, i, w.lat[i], w.lon[i]);
                 w.present[i] = 1;
             } else if (op < 4) {
                 random_point(&s, &w, w.n, cell, &w.lat[i], &w.lon[i]);
-                fn_grid_put(g, i, w.lat[i], w.lon[i]);
+                put(g, i, w.lat[i], w.lon[i]);
                 w.present[i] = 1;
             } else if (op == 4) {
                 fn_grid_remove(g, i);
@@ -421,8 +442,14 @@ static void test_moves_and_removals(void **state)
         w.present[i] = 0;
     }
     check_membership(g, &w);
+    {
+        /* Empty again: every split cell has merged back. */
+        fn_grid_stats st;
+        fn_grid_stats_get(g, &st);
+        assert_int_equal(st.leaves_split, 0);
+    }
     for (uint32_t i = 0; i < w.n; i += 3) {
-        fn_grid_put(g, i, w.lat[i], w.lon[i]);
+        put(g, i, w.lat[i], w.lon[i]);
         w.present[i] = 1;
     }
     check_membership(g, &w);
@@ -435,7 +462,7 @@ static void test_moves_and_removals(void **state)
 static void test_sparse_high_items(void **state)
 {
     fn_area a = FN_AREA_CHINA;
-    fn_grid *g = fn_grid_new(&a, 0.1);
+    fn_grid *g = fn_grid_new(&a, 0.1, LAYERS);
     world w;
     uint64_t s = 21;
     (void)state;
@@ -444,10 +471,10 @@ static void test_sparse_high_items(void **state)
         random_point(&s, &w, i, 0.1, &w.lat[i], &w.lon[i]);
     }
     for (uint32_t i = 0; i < w.n; i += 1 + (uint32_t)(rng_next(&s) % 9)) {
-        fn_grid_put(g, i, w.lat[i], w.lon[i]);
+        put(g, i, w.lat[i], w.lon[i]);
         w.present[i] = 1;
     }
-    fn_grid_put(g, (uint32_t)w.n - 1, w.lat[w.n - 1], w.lon[w.n - 1]);
+    put(g, (uint32_t)w.n - 1, w.lat[w.n - 1], w.lon[w.n - 1]);
     w.present[w.n - 1] = 1;
     check_membership(g, &w);
     check_queries(g, &w, &s, 60, 0, 0.0, 1e9);
@@ -463,7 +490,7 @@ static void test_snapped_with_slack(void **state)
 {
     const double cell = 0.1, slack = FN_PRIVACY_CELL_DEG * FN_KM_PER_DEG_LAT;
     fn_area a = FN_AREA_CHINA;
-    fn_grid *g = fn_grid_new(&a, cell);
+    fn_grid *g = fn_grid_new(&a, cell, LAYERS);
     world w;
     uint64_t s = 31;
     (void)state;
@@ -474,7 +501,7 @@ static void test_snapped_with_slack(void **state)
     for (uint32_t i = 0; i < w.n; i += 2) {
         w.lat[i] = FN_MIN(FN_MAX(w.lat[i] + rng_range(&s, -0.015, 0.015), a.lat_min), a.lat_max);
         w.lon[i] = FN_MIN(FN_MAX(w.lon[i] + rng_range(&s, -0.015, 0.015), a.lon_min), a.lon_max);
-        fn_grid_put(g, i, w.lat[i], w.lon[i]);
+        put(g, i, w.lat[i], w.lon[i]);
         w.present[i] = 1;
     }
     check_queries(g, &w, &s, 200, 1, slack, 1e9);
@@ -490,7 +517,7 @@ static void test_snapped_with_slack(void **state)
         const fn_area small = {29.5, 33.0, 118.0, 122.5};
         for (int i = 0; i < 2; i++) {
             double c = i == 0 ? 0.01 : 0.013;
-            g = fn_grid_new(&small, c);
+            g = fn_grid_new(&small, c, LAYERS);
             world_init(&w, 3000);
             w.area = small;
             w.cities = delta;
@@ -504,6 +531,55 @@ static void test_snapped_with_slack(void **state)
     }
 }
 
+/* Thousands of items in a few hundred metres: cells split level by level,
+ * queries stay exact, and the cells merge back as the crowd disperses. */
+static void test_dense_split_and_merge(void **state)
+{
+    fn_area a = FN_AREA_CHINA;
+    fn_grid *g = fn_grid_new(&a, 0.2, LAYERS);
+    world w;
+    uint64_t s = 41;
+    fn_grid_stats st;
+    static const struct city one[] = {{39.9042, 116.4074}};
+    (void)state;
+    world_init(&w, 6000);
+    w.cities = one;
+    w.ncities = 1;
+    for (uint32_t i = 0; i < w.n; i++) {
+        /* Exponentially denser towards the centre, as trucks around a city. */
+        double r = -log(1.0 - rng_range(&s, 0.0, 0.999)) * 0.01, t = rng_range(&s, 0.0, 2 * M_PI);
+        w.lat[i] = one[0].lat + r * sin(t);
+        w.lon[i] = one[0].lon + r * cos(t);
+        put(g, i, w.lat[i], w.lon[i]);
+        w.present[i] = 1;
+    }
+    fn_grid_stats_get(g, &st);
+    assert_true(st.leaves_split >= 3);
+    assert_true(st.max_depth >= 3);
+    check_membership(g, &w);
+    check_queries(g, &w, &s, 200, 0, 0.0, 1e9);
+    check_queries(g, &w, &s, 100, 1, FN_PRIVACY_CELL_DEG * FN_KM_PER_DEG_LAT, 1e9);
+    /* The crowd drives off in all directions, checking on the way. */
+    for (int round = 0; round < 4; round++) {
+        for (uint32_t i = 0; i < w.n; i++) {
+            w.lat[i] += (w.lat[i] - one[0].lat) * 3 + rng_range(&s, -0.01, 0.01);
+            w.lon[i] += (w.lon[i] - one[0].lon) * 3 + rng_range(&s, -0.01, 0.01);
+            put(g, i, w.lat[i], w.lon[i]);
+        }
+        check_membership(g, &w);
+        check_queries(g, &w, &s, 40, 0, 0.0, 1e9);
+    }
+    for (uint32_t i = 0; i < w.n; i++) {
+        fn_grid_remove(g, i);
+        w.present[i] = 0;
+    }
+    fn_grid_stats_get(g, &st);
+    assert_int_equal(st.leaves_split, 0);
+    assert_int_equal(st.max_depth, 0);
+    world_free(&w);
+    fn_grid_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -514,6 +590,7 @@ int main(void)
         cmocka_unit_test(test_moves_and_removals),
         cmocka_unit_test(test_sparse_high_items),
         cmocka_unit_test(test_snapped_with_slack),
+        cmocka_unit_test(test_dense_split_and_merge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
