@@ -14,6 +14,7 @@
 #include "common/fn.h"
 #include "core/records.h"
 #include "core/state.h"
+#include "match/dispatch.h"
 #include "match/match.h"
 #include "store/snapfile.h"
 
@@ -39,6 +40,9 @@ int main(int argc, char **argv)
     const char *dir = "/tmp/fn-bench-national";
     char bindir[4096], freight[4200], snapdir[4200], err[256];
     size_t queries = 20000, k = 20;
+    int dispatch = 1;
+    double bbox[4] = {113, 22, 117.5, 26.5}; /* west, south, east, north: about 115,000 open loads */
+    size_t dispatch_k = 16;
     double radius = 150, scale = 1;
     fn_state_config cfg = {FN_AREA_CHINA, 1.3, 0.2};
     fn_match_config mcfg = {50.0};
@@ -52,8 +56,12 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help")) {
             printf("usage: bench_match [--data-dir DIR] [--scale S] [--queries N] [--radius-km R] [--limit K]\n"
-                   "                   [--grid-cell-deg D]   (the server's --grid-cell-deg, default 0.2)\n");
+                   "                   [--no-dispatch] [--dispatch-bbox W,S,E,N] [--dispatch-k K] [--grid-cell-deg D]   (the server's --grid-cell-deg, default 0.2)\n");
             return 0;
+        }
+        if (!strcmp(argv[i], "--no-dispatch")) {
+            dispatch = 0;
+            continue;
         }
         if (i + 1 >= argc)
             bu_die("%s needs a value", argv[i]);
@@ -62,6 +70,11 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--queries")) queries = (size_t)bu_num_arg("--queries", argv[++i], 100, 1e7);
         else if (!strcmp(argv[i], "--radius-km")) radius = bu_num_arg("--radius-km", argv[++i], 1, 500);
         else if (!strcmp(argv[i], "--limit")) k = (size_t)bu_num_arg("--limit", argv[++i], 1, 100);
+        else if (!strcmp(argv[i], "--dispatch-k")) dispatch_k = (size_t)bu_num_arg("--dispatch-k", argv[++i], 1, 4096);
+        else if (!strcmp(argv[i], "--dispatch-bbox")) {
+            if (sscanf(argv[++i], "%lf,%lf,%lf,%lf", &bbox[0], &bbox[1], &bbox[2], &bbox[3]) != 4)
+                bu_die("--dispatch-bbox needs W,S,E,N");
+        }
         else if (!strcmp(argv[i], "--grid-cell-deg")) cfg.grid_cell_deg = bu_num_arg("--grid-cell-deg", argv[++i], 0.005, 5);
         else bu_die("unknown option %s", argv[i]);
     }
@@ -150,6 +163,23 @@ int main(int argc, char **argv)
                (double)n / ((double)total_ns / 1e9) / 1e6, (unsigned long long)n, batch);
         fn_buf_free(&b);
         free(p);
+    }
+    /* Global dispatch over a region, as POST /v1/dispatch runs it (graph
+     * built on 2 threads, exact assignment), after the queries above. */
+    if (dispatch) {
+        fn_dispatch_query dq = {-1, 1, bbox[0], bbox[1], bbox[2], bbox[3], radius, dispatch_k, 0};
+        fn_dispatch_result dr;
+        uint64_t a = bu_now_ns();
+        if (fn_dispatch_run(s, &mcfg, &dq, now, &dr, NULL, NULL) != 0)
+            bu_die("dispatch failed");
+        char what[80];
+        snprintf(what, sizeof(what), "dispatch [%g,%g,%g,%g]", bbox[0], bbox[1], bbox[2], bbox[3]);
+        printf("  %-34s %zu loads, %zu trucks, %zu edges: build %.0f ms, solve %.0f ms, total %.0f ms\n"
+               "  %-34s optimum %zu matched, %.0f deadhead km; greedy %zu matched, %.0f km\n",
+               what, dr.loads, dr.trucks, dr.edges, dr.build_ms, dr.solve_ms,
+               (double)(bu_now_ns() - a) / 1e6, "", dr.npairs, dr.total_deadhead_km, dr.greedy_matched,
+               dr.greedy_total_deadhead_km);
+        fn_dispatch_result_free(&dr);
     }
     bu_print_machine();
     bu_print_command(argc, argv);

@@ -330,12 +330,29 @@ static void prefault_table(prefault *pf, fn_table *t, uint64_t n)
 }
 
 
+/* Files every driver in the truck grid, on its own thread while the main
+ * one goes on with gateways, loads and bookings (which touch neither the
+ * drivers nor the truck grid). */
+typedef struct indexer {
+    fn_state *s;
+    uint64_t n;
+} indexer;
+
+static void *index_trucks_main(void *arg)
+{
+    indexer *ix = arg;
+    for (uint64_t id = 1; id <= ix->n; id++)
+        fn__state_index_driver(ix->s, fn__driver(ix->s, id));
+    return NULL;
+}
+
 int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
 {
     reader rr;
     prefault pf = {NULL, NULL, 0};
-    pthread_t prod, pref;
-    int prod_started = 0, pref_started = 0, rc = FN_ECORRUPT;
+    pthread_t prod, pref, tix;
+    int prod_started = 0, pref_started = 0, tix_started = 0, rc = FN_ECORRUPT;
+    indexer ix = {s, 0};
     fn_rd *r = &rr.rd;
     uint8_t head[8 + 4 + 8 * 8];
     uint64_t heads[8];
@@ -417,8 +434,12 @@ int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
         if (d->status > FN_DS_ON_TRIP || d->truck_type >= FN_TT__COUNT || d->length_idx >= FN_TRUCK_LENGTH_COUNT)
             goto corrupt;
         s->counts.drivers_by_status[d->status]++;
-        fn__state_index_driver(s, d);
     }
+    ix.n = heads[1];
+    if (pthread_create(&tix, NULL, index_trucks_main, &ix) == 0)
+        tix_started = 1;
+    else
+        index_trucks_main(&ix);
     for (uint64_t id = 1; id <= heads[2]; id++) {
         fn_gateway *g;
         if (next_entity(&rr))
@@ -511,6 +532,8 @@ int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
     s->counts.positions_stale = heads[7];
     rc = 0;
 out:
+    if (tix_started)
+        pthread_join(tix, NULL);
     if (prod_started) {
         pthread_mutex_lock(&rr.mu);
         rr.stop = 1;

@@ -38,7 +38,7 @@ static opt opts[] = {
     {"max-json-depth", "FREIGHTD_MAX_JSON_DEPTH", "16", "deepest JSON nesting accepted", NULL},
     {"circuity", "FREIGHTD_CIRCUITY", "1.3", "road km per great-circle km for deadhead/loaded estimates", NULL},
     {"area", "FREIGHTD_AREA", "18,54,73,135", "service area: lat_min,lat_max,lon_min,lon_max", NULL},
-    {"grid-cell-deg", "FREIGHTD_GRID_CELL_DEG", "0.05", "spatial index cell size in degrees", NULL},
+    {"grid-cell-deg", "FREIGHTD_GRID_CELL_DEG", "0.2", "spatial index top cell size in degrees (dense cells split 4 x 4)", NULL},
     {"snapshot-every-mb", "FREIGHTD_SNAPSHOT_EVERY_MB", "256", "snapshot after this many MB of log (0 = only on request)", NULL},
     {"web-dir", "FREIGHTD_WEB_DIR", "", "directory of dashboard files to serve at /", NULL},
     {"fault-injection", "FREIGHTD_FAULT_INJECTION", "0", "1 enables POST /v1/admin/faults (tests only)", NULL},
@@ -117,7 +117,7 @@ int main(int argc, char **argv)
         num("max-connections", 1, 1000000, &max_conn) || num("idle-timeout-s", 1, 86400, &idle) ||
         num("request-deadline-s", 1, 3600, &deadline) || num("rate-limit", 0, 1e9, &rate) ||
         num("rate-burst", 1, 1e9, &burst) || num("max-json-depth", 2, 1000, &depth) ||
-        num("circuity", 1, 5, &ec.state.circuity) || num("grid-cell-deg", 0.01, 5, &ec.state.grid_cell_deg) ||
+        num("circuity", 1, 5, &ec.state.circuity) || num("grid-cell-deg", 0.05, 5, &ec.state.grid_cell_deg) ||
         num("snapshot-every-mb", 0, 1e6, &snap_mb) || num("fault-injection", 0, 1, &fault))
         return 2;
     if (sscanf(find_opt("area")->value, "%lf,%lf,%lf,%lf", &ec.state.area.lat_min, &ec.state.area.lat_max,
