@@ -5,8 +5,9 @@
 set -euo pipefail
 
 # Build and run: compiler, make, pkg-config and the libraries (docs/dependencies.md).
+# libglpk-dev is for one unit test only (the exact dispatch reference).
 pkgs=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libsodium-dev libzstd-dev
-      libcmocka-dev python3 curl)
+      libcmocka-dev libglpk-dev python3 curl)
 
 missing=()
 for p in "${pkgs[@]}"; do

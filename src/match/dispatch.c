@@ -312,7 +312,8 @@ static void *build_main(void *arg)
             j->cap = (j->ne + c.n) * 2;
             j->edges = fn_xrealloc(j->edges, j->cap * sizeof(near));
         }
-        memcpy(j->edges + j->ne, kh, c.n * sizeof(near));
+        if (c.n) /* edges is still NULL while no row has had an edge */
+            memcpy(j->edges + j->ne, kh, c.n * sizeof(near));
         j->ne += c.n;
         j->count[r - j->r0] = (uint32_t)c.n;
     }
