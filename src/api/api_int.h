@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "api/api.h"
+#include "api/jw.h"
 #include "api/metrics.h"
 #include "api/ratelimit.h"
 #include "auth/token.h"
@@ -32,6 +33,7 @@ typedef struct fn_call {
     json_t *body;        /* the parsed body, for routes that take one */
     int route;           /* index in the route table, for metrics */
     int replied;         /* 1 once a reply was written */
+    fn_jw jw;            /* the writer fn_reply_jw hands out */
 } fn_call;
 
 static inline int fn_call_role(const fn_call *c) { return fn_principal_role(c->who); }
@@ -72,6 +74,9 @@ extern const int fn_route_count;
 void fn_reply(fn_call *c, int status, json_t *obj);
 /* Sends an empty 204. */
 void fn_reply_empty(fn_call *c);
+/* Starts a reply written with the streaming JSON writer (jw.h) straight
+ * into the response body; the handler closes every object it opens. */
+fn_jw *fn_reply_jw(fn_call *c, int status);
 /* Sends the error body for err with a message (printf) and the field at fault. */
 void fn_reply_error(fn_call *c, int err, const char *field, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Sends an engine failure. */

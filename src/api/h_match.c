@@ -3,6 +3,7 @@
  * (match.h does the searching; docs/matching.md explains the scores).
  */
 #include "api/api_int.h"
+#include "api/jw.h"
 #include "common/fn.h"
 #include "match/dispatch.h"
 #include "match/match.h"
@@ -14,30 +15,122 @@
 
 static json_t *r2(double v) { return json_real(round(v * 100.0) / 100.0); }
 
+/* v with exactly d decimals (rounded half away from zero), as text at p;
+ * returns its length.  printf would do, at several times the cost. */
+static size_t fmt_fixed(char *p, double v, int d)
+{
+    static const int64_t pow10[4] = {1, 10, 100, 1000};
+    char digits[24];
+    size_t n = 0, k = 0;
+    int64_t x, ip, fp;
+    if (!isfinite(v) || fabs(v) > 1e12)
+        return (size_t)snprintf(p, 32, "%.*f", d, v);
+    x = llround(v * (double)pow10[d]);
+    if (x < 0) {
+        p[n++] = '-';
+        x = -x;
+    }
+    ip = x / pow10[d];
+    fp = x % pow10[d];
+    do {
+        digits[k++] = (char)('0' + ip % 10);
+        ip /= 10;
+    } while (ip);
+    while (k)
+        p[n++] = digits[--k];
+    if (d > 0) {
+        p[n++] = '.';
+        for (int i = d - 1; i >= 0; i--, fp /= 10)
+            p[n + (size_t)i] = (char)('0' + fp % 10);
+        n += (size_t)d;
+    }
+    p[n] = '\0';
+    return n;
+}
+
+/* What one part of a score measured, in words. */
+static void detail(const fn_match_hit *h, int f, char *out)
+{
+    size_t n;
+    switch (f) {
+    case FN_MF_DEADHEAD:
+        n = fmt_fixed(out, h->deadhead_km, 1);
+        strcpy(out + n, " km empty to the pickup");
+        break;
+    case FN_MF_PICKUP_TIME:
+        n = strlen(strcpy(out, "reaches the pickup in "));
+        n += fmt_fixed(out + n, h->eta_min, 0);
+        strcpy(out + n, " min");
+        break;
+    case FN_MF_DESTINATION:
+        strcpy(out, h->factor[f] >= 1.0 ? "delivery in a preferred province"
+                                        : "delivery scored by its distance from the driver's home");
+        break;
+    case FN_MF_TOWARD:
+        strcpy(out, h->factor[f] > 0.5 ? "delivery brings the truck nearer its target"
+                                       : "delivery brings the truck no nearer its target");
+        break;
+    case FN_MF_RATING:
+        n = strlen(strcpy(out, "rating factor "));
+        fmt_fixed(out + n, h->factor[f], 2);
+        break;
+    default:
+        n = fmt_fixed(out, h->price_per_km, 2);
+        strcpy(out + n, " yuan per km driven (loaded + empty)");
+        break;
+    }
+}
+
 /* The parts of a score, each with what it measured, so a user sees why. */
 static json_t *reasons(const fn_match_hit *h)
 {
     json_t *arr = json_array();
     for (int f = 0; f < FN_MF__COUNT; f++) {
-        char detail[128];
+        char text[128];
         if (h->weight[f] == 0)
             continue;
-        switch (f) {
-        case FN_MF_DEADHEAD: snprintf(detail, sizeof(detail), "%.1f km empty to the pickup", h->deadhead_km); break;
-        case FN_MF_PICKUP_TIME: snprintf(detail, sizeof(detail), "reaches the pickup in %.0f min", h->eta_min); break;
-        case FN_MF_DESTINATION:
-            snprintf(detail, sizeof(detail), "delivery %s", h->factor[f] >= 1.0 ? "in a preferred province"
-                                                          : "scored by its distance from the driver's home");
-            break;
-        case FN_MF_TOWARD: snprintf(detail, sizeof(detail), "delivery brings the truck %s", h->factor[f] > 0.5 ? "nearer its target" : "no nearer its target"); break;
-        case FN_MF_RATING: snprintf(detail, sizeof(detail), "rating factor %.2f", h->factor[f]); break;
-        default: snprintf(detail, sizeof(detail), "%.2f yuan per km driven (loaded + empty)", h->price_per_km); break;
-        }
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:o, s:o}", "factor", fn_mfactor_names[f], "detail", detail,
+        detail(h, f, text);
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:o, s:o}", "factor", fn_mfactor_names[f], "detail", text,
                                              "value", json_real(round(h->factor[f] * 1000) / 1000), "weight",
                                              json_real(h->weight[f]), "points", r2(100.0 * h->weight[f] * h->factor[f])));
     }
     return arr;
+}
+
+/* The same reasons written straight to the reply. */
+static void jw_reasons(fn_jw *w, const fn_match_hit *h)
+{
+    fn_jw_arr(w, "reasons");
+    for (int f = 0; f < FN_MF__COUNT; f++) {
+        char text[128];
+        if (h->weight[f] == 0)
+            continue;
+        detail(h, f, text);
+        fn_jw_obj(w, NULL);
+        fn_jw_str(w, "factor", fn_mfactor_names[f]);
+        fn_jw_str(w, "detail", text);
+        fn_jw_fixed(w, "value", h->factor[f], 3);
+        fn_jw_fixed(w, "weight", h->weight[f], 2); /* the weights have two decimals */
+        fn_jw_fixed(w, "points", 100.0 * h->weight[f] * h->factor[f], 2);
+        fn_jw_end(w);
+    }
+    fn_jw_end(w);
+}
+
+/* A truck as fn_json_truck renders it. */
+static void jw_truck(fn_jw *w, const fn_driver *d)
+{
+    fn_jw_obj(w, "truck");
+    fn_jw_str(w, "plate", d->plate);
+    fn_jw_str(w, "type", fn_truck_type_key(d->truck_type));
+    fn_jw_str(w, "type_zh", fn_truck_type_zh(d->truck_type));
+    fn_jw_fixed(w, "length_m", fn_truck_length_dm(d->length_idx) / 10.0, 1);
+    fn_jw_fixed(w, "capacity_t", d->capacity_kg / 1000.0, 3);
+    if (d->volume_l)
+        fn_jw_fixed(w, "volume_m3", d->volume_l / 1000.0, 3);
+    else
+        fn_jw_null(w, "volume_m3");
+    fn_jw_end(w);
 }
 
 void fn_h_load_matches(fn_call *c)
@@ -50,12 +143,10 @@ void fn_h_load_matches(fn_call *c)
     size_t limit, n;
     int exact = fn_call_role(c) == FN_ROLE_ADMIN, err = 0;
     int64_t now = fn_now_s();
-    json_t *arr;
 
     if (fn_q_double(c, "radius_km", 150, 1, 500, &radius) || fn_q_size(c, "limit", 20, 1, 100, &limit))
         return;
     hits = fn_xmalloc(limit * sizeof(*hits));
-    arr = json_array();
     fn_engine_rdlock(c->api->engine);
     s = fn_engine_state(c->api->engine);
     l = fn_state_load(s, c->id);
@@ -66,25 +157,45 @@ void fn_h_load_matches(fn_call *c)
     else if (fn_load_status(l, now) != FN_LS_OPEN)
         err = FN_ENOTOPEN;
     n = err ? 0 : fn_match_trucks(s, &cfg, l, radius, limit, exact, now, hits);
-    for (size_t i = 0; i < n; i++) {
-        const fn_match_hit *h = &hits[i];
-        json_array_append_new(arr, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:{s:f, s:f, s:I}, s:b}", "driver_id",
-                                             (json_int_t)h->driver->id, "truck", fn_json_truck(h->driver), "deadhead_km",
-                                             r2(h->deadhead_km), "eta_min", json_real(round(h->eta_min)), "score",
-                                             r2(h->score), "reasons", reasons(h), "position", "lat", h->lat, "lon", h->lon,
-                                             "ts", (json_int_t)h->driver->pos_ts, "position_exact", exact));
+    if (!err) {
+        /* The hottest read route: written straight into the reply. */
+        fn_jw *w = fn_reply_jw(c, 200);
+        fn_jw_obj(w, NULL);
+        fn_jw_int(w, "load_id", (int64_t)c->id);
+        fn_jw_arr(w, "matches");
+        for (size_t i = 0; i < n; i++) {
+            const fn_match_hit *h = &hits[i];
+            fn_jw_obj(w, NULL);
+            fn_jw_int(w, "driver_id", (int64_t)h->driver->id);
+            jw_truck(w, h->driver);
+            fn_jw_fixed(w, "deadhead_km", h->deadhead_km, 2);
+            fn_jw_fixed(w, "eta_min", h->eta_min, 0);
+            fn_jw_fixed(w, "score", h->score, 2);
+            jw_reasons(w, h);
+            fn_jw_obj(w, "position");
+            if (exact) {
+                fn_jw_real(w, "lat", h->lat);
+                fn_jw_real(w, "lon", h->lon);
+            } else { /* privacy-cell centres: multiples of 0.01 degree */
+                fn_jw_fixed(w, "lat", h->lat, 6);
+                fn_jw_fixed(w, "lon", h->lon, 6);
+            }
+            fn_jw_int(w, "ts", h->driver->pos_ts);
+            fn_jw_end(w);
+            fn_jw_bool(w, "position_exact", exact);
+            fn_jw_end(w);
+        }
+        fn_jw_end(w);
+        fn_jw_end(w);
     }
     fn_engine_rdunlock(c->api->engine);
     free(hits);
-    if (err) {
-        json_decref(arr);
-        if (err == FN_ENOTFOUND)
-            RETURN_ERROR(c, err, NULL, "no load %llu", (unsigned long long)c->id);
-        if (err == FN_EFORBIDDEN)
-            RETURN_ERROR(c, err, NULL, "only the company that posted a load sees its matches");
+    if (err == FN_ENOTFOUND)
+        RETURN_ERROR(c, err, NULL, "no load %llu", (unsigned long long)c->id);
+    if (err == FN_EFORBIDDEN)
+        RETURN_ERROR(c, err, NULL, "only the company that posted a load sees its matches");
+    if (err)
         RETURN_ERROR(c, err, NULL, "the load is not open: matches are for open loads");
-    }
-    fn_reply(c, 200, json_pack("{s:I, s:o}", "load_id", (json_int_t)c->id, "matches", arr));
 }
 
 void fn_h_driver_loads(fn_call *c)

@@ -6,6 +6,7 @@
  * Adding an endpoint is one line in fn_routes.
  */
 #include "api/api_int.h"
+#include "api/jw.h"
 #include "common/fn.h"
 
 #include <stdarg.h>
@@ -274,6 +275,15 @@ void fn_reply(fn_call *c, int status, json_t *obj)
     }
     json_decref(obj);
     c->replied = 1;
+}
+
+fn_jw *fn_reply_jw(fn_call *c, int status)
+{
+    c->resp->status = status;
+    fn_buf_reset(&c->resp->body);
+    fn_jw_init(&c->jw, &c->resp->body);
+    c->replied = 1;
+    return &c->jw;
 }
 
 void fn_reply_empty(fn_call *c)
