@@ -36,7 +36,7 @@ static inline void putc1(fn_jw *w, char c)
 
 static void put_escaped(fn_jw *w, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
+    static const char hex[] = "0123456789ABCDEF";
     const char *run = s;
     putc1(w, '"');
     for (; *s; s++) {
@@ -138,13 +138,30 @@ void fn_jw_null(fn_jw *w, const char *key)
     put(w, "null", 4);
 }
 
+/* As jansson's dump: "%.15g", ".0" when that looks like an integer, and an
+ * exponent without its '+' or leading zeros. */
 static void put_real(fn_jw *w, double v)
 {
-    char s[40];
+    char s[40], *e;
     int n = snprintf(s, sizeof(s), "%.15g", v);
-    put(w, s, (size_t)n);
-    if (!strpbrk(s, ".eE"))
+    if (!strpbrk(s, ".eE")) {
+        put(w, s, (size_t)n);
         put(w, ".0", 2);
+        return;
+    }
+    e = strchr(s, 'e');
+    if (e) {
+        char *src = e + 1, *dst = e + 1;
+        if (*src == '+')
+            src++;
+        else if (*src == '-')
+            *dst++ = *src++;
+        while (*src == '0' && src[1])
+            src++;
+        memmove(dst, src, strlen(src) + 1);
+        n = (int)strlen(s);
+    }
+    put(w, s, (size_t)n);
 }
 
 void fn_jw_raw_fixed(fn_jw *w, double v, int decimals)
@@ -162,6 +179,8 @@ void fn_jw_raw_fixed(fn_jw *w, double v, int decimals)
         return;
     }
     scaled = llround(v * (double)pow10[decimals]);
+    if (scaled == 0 && signbit(v)) /* round() keeps the sign of a negative that rounds to zero */
+        putc1(w, '-');
     if (scaled < 0) {
         putc1(w, '-');
         scaled = -scaled;
