@@ -5,8 +5,10 @@
  * layers * rows * cols nodes are the top cells; children come in blocks of
  * FANOUT * FANOUT consecutive nodes, allocated from the end of the array or
  * from a free list of blocks that merges gave back.  A node is a leaf (its
- * entries inline in e[]) or split (child is its first child); count is the
- * number of items in its subtree either way.
+ * entries inline in e[]) or split (child is its first child).  Only top
+ * cells count the items below them: a move then touches the two leaves and
+ * the two top cells, not every cell in between, and a top cell whose tree
+ * holds fewer than MERGE_BELOW items merges back into one leaf.
  */
 #include "core/grid.h"
 #include "common/fn.h"
@@ -30,8 +32,8 @@ typedef struct node {
     fn_grid_entry *e;
     uint32_t n, cap;
     uint32_t child;     /* first of BLOCK children, NONE for a leaf */
-    uint32_t parent;    /* NONE for a top cell; the free-list link of a free block's first node */
-    uint32_t count;     /* items in the subtree */
+    uint32_t top;       /* the top cell above (itself for a top cell); a free block's free-list link */
+    uint32_t count;     /* top cells: items in the whole tree (leaves use n; other cells leave it 0) */
     float lat0, lon0;   /* south-west corner, for the move fast path */
     uint8_t depth;      /* 0 for a top cell */
     uint8_t fast;       /* 1 when a point inside the corner's cell belongs here (not an edge cell) */
@@ -110,7 +112,7 @@ fn_grid *fn_grid_new(const fn_area *area, double cell_deg, unsigned layers)
     for (uint32_t i = 0; i < g->nnodes; i++) {
         int r = (int)((i % g->ntop) / (uint32_t)g->cols), c = (int)((i % g->ntop) % (uint32_t)g->cols);
         g->nodes[i].child = NONE;
-        g->nodes[i].parent = NONE;
+        g->nodes[i].top = i;
         g->nodes[i].lat0 = (float)(area->lat_min + r * cell_deg);
         g->nodes[i].lon0 = (float)(area->lon_min + c * cell_deg);
         g->nodes[i].fast = !is_edge(g, r, c);
@@ -162,7 +164,7 @@ static uint32_t alloc_block(fn_grid *g)
 {
     uint32_t b = g->free_block;
     if (b != NONE) {
-        g->free_block = g->nodes[b].parent;
+        g->free_block = g->nodes[b].top;
     } else {
         if (g->nnodes + BLOCK > g->cap_nodes) {
             g->cap_nodes = g->cap_nodes + g->cap_nodes / 2 + BLOCK;
@@ -181,7 +183,7 @@ static void free_block(fn_grid *g, uint32_t b)
         free(g->nodes[b + k].e);
         g->nodes[b + k] = (node){NULL, 0, 0, NONE, NONE, 0, 0, 0, 0, 0};
     }
-    g->nodes[b].parent = g->free_block;
+    g->nodes[b].top = g->free_block;
     g->free_block = b;
     g->blocks_used--;
 }
@@ -233,14 +235,13 @@ static void split(fn_grid *g, place p)
     L->child = b;
     for (int i = 0; i < FANOUT; i++)
         for (int j = 0; j < FANOUT; j++)
-            g->nodes[b + (uint32_t)(i * FANOUT + j)] = (node){
-                NULL, 0, 0, NONE, p.node, 0, (float)(p.lat0 + i * sz), (float)(p.lon0 + j * sz), (uint8_t)(p.depth + 1), 1};
+            g->nodes[b + (uint32_t)(i * FANOUT + j)] = (node){NULL, 0, 0, NONE, L->top, 0, (float)(p.lat0 + i * sz),
+                                                              (float)(p.lon0 + j * sz), (uint8_t)(p.depth + 1), 1};
     for (uint32_t x = 0; x < n; x++) {
         int i = clampi((int)floor(((double)old[x].lat - p.lat0) / sz), 0, FANOUT - 1);
         int j = clampi((int)floor(((double)old[x].lon - p.lon0) / sz), 0, FANOUT - 1);
         uint32_t c = b + (uint32_t)(i * FANOUT + j);
         leaf_append(g, c, &old[x]);
-        g->nodes[c].count++;
     }
     free(old);
     if (p.depth + 1 >= MAX_DEPTH)
@@ -296,12 +297,8 @@ void fn_grid_remove(fn_grid *g, uint32_t item)
     }
     g->leaf_of[item] = NONE;
     g->count--;
-    for (uint32_t x = leaf; x != NONE; x = g->nodes[x].parent) {
-        g->nodes[x].count--;
-        if (g->nodes[x].child != NONE && g->nodes[x].count < MERGE_BELOW)
-            merge_at = x;
-    }
-    if (merge_at != NONE)
+    merge_at = L->top;
+    if (--g->nodes[merge_at].count < MERGE_BELOW && g->nodes[merge_at].child != NONE)
         merge(g, merge_at);
 }
 
@@ -325,14 +322,10 @@ void fn_grid_put(fn_grid *g, uint32_t item, unsigned layer, double lat, double l
             p = locate(g, layer, lat, lon); /* the leaf found may have merged away */
     }
     leaf_append(g, p.node, &x);
-    for (uint32_t n = p.node; n != NONE; n = g->nodes[n].parent)
-        g->nodes[n].count++;
+    g->nodes[g->nodes[p.node].top].count++;
     g->count++;
     if (g->nodes[p.node].n > SPLIT_ABOVE && p.depth < MAX_DEPTH) {
-        uint32_t top = p.node;
-        while (g->nodes[top].parent != NONE)
-            top = g->nodes[top].parent;
-        top %= g->ntop;
+        uint32_t top = g->nodes[p.node].top % g->ntop;
         if (!is_edge(g, (int)(top / (uint32_t)g->cols), (int)(top % (uint32_t)g->cols)))
             split(g, p);
     }
@@ -358,10 +351,7 @@ int fn_grid_move(fn_grid *g, uint32_t item, double lat, double lon)
     }
     {
         fn_grid_entry x = L->e[g->slot_of[item]];
-        uint32_t top = leaf;
-        while (g->nodes[top].parent != NONE)
-            top = g->nodes[top].parent;
-        fn_grid_put(g, item, top / g->ntop, lat, lon, x.attr, x.aux[0], x.aux[1]);
+        fn_grid_put(g, item, L->top / g->ntop, lat, lon, x.attr, x.aux[0], x.aux[1]);
     }
     return 0;
 }
@@ -613,8 +603,8 @@ void fn_grid_visit(const fn_grid *g, uint32_t layers, double lat, double lon, do
                 for (int j = 0; j < FANOUT; j++) {
                     qcell k;
                     k.node = x->child + (uint32_t)(i * FANOUT + j);
-                    if (!g->nodes[k.node].count)
-                        continue;
+                    if (g->nodes[k.node].child == NONE && g->nodes[k.node].n == 0)
+                        continue; /* an empty leaf (a split cell is queued: it is rarely empty) */
                     k.lat0 = c.lat0 + i * sz;
                     k.lon0 = c.lon0 + j * sz;
                     k.size = sz;
