@@ -311,7 +311,29 @@ static int apply_positions(fn_state *s, fn_rd *r)
         return FN_ECORRUPT;
     fn_rd_bytes(r, &p, (size_t)n * FN_POSITION_REC_BYTES);
     for (uint32_t i = 0; i < n; i++, p += FN_POSITION_REC_BYTES) {
-        fn_driver *d = fn__driver(s, fn_le64_get(p));
+        fn_driver *d;
+        /* Moves land all over the grid: a few positions ahead, ask for the
+         * driver and its place in the grid's maps; nearer, for its cells. */
+        if (i + 16 < n) {
+            uint64_t qid = fn_le64_get(p + 16 * FN_POSITION_REC_BYTES);
+            if (qid >= 1 && qid <= s->drivers.count) {
+                __builtin_prefetch(fn__driver(s, qid));
+                fn_grid_prefetch_item(s->trucks, (uint32_t)(qid - 1));
+            }
+        }
+        if (i + 8 < n) {
+            const uint8_t *q = p + 8 * FN_POSITION_REC_BYTES;
+            uint64_t qid = fn_le64_get(q), u;
+            double qlat, qlon;
+            if (qid >= 1 && qid <= s->drivers.count) {
+                u = fn_le64_get(q + 8);
+                memcpy(&qlat, &u, 8);
+                u = fn_le64_get(q + 16);
+                memcpy(&qlon, &u, 8);
+                fn_grid_prefetch(s->trucks, (uint32_t)(qid - 1), fn__driver(s, qid)->truck_type, qlat, qlon);
+            }
+        }
+        d = fn__driver(s, fn_le64_get(p));
         int64_t ts = (int64_t)fn_le64_get(p + 24);
         uint64_t u;
         if (!d)

@@ -331,6 +331,23 @@ void fn_grid_put(fn_grid *g, uint32_t item, unsigned layer, double lat, double l
     }
 }
 
+void fn_grid_prefetch_item(const fn_grid *g, uint32_t item)
+{
+    if (item < g->item_cap) {
+        __builtin_prefetch(&g->leaf_of[item]);
+        __builtin_prefetch(&g->slot_of[item]);
+    }
+}
+
+void fn_grid_prefetch(const fn_grid *g, uint32_t item, unsigned layer, double lat, double lon)
+{
+    if (layer >= g->layers)
+        return;
+    if (item < g->item_cap && g->leaf_of[item] != NONE)
+        __builtin_prefetch(&g->nodes[g->leaf_of[item]]);
+    __builtin_prefetch(&g->nodes[layer * g->ntop + (uint32_t)row_of(g, lat) * (uint32_t)g->cols + (uint32_t)col_of(g, lon)]);
+}
+
 int fn_grid_move(fn_grid *g, uint32_t item, double lat, double lon)
 {
     uint32_t leaf;

@@ -61,6 +61,11 @@ void fn_grid_put(fn_grid *g, uint32_t item, unsigned layer, double lat, double l
  * -1 when the item is absent.  The common case, a move within its cell, is
  * a few loads and stores. */
 int fn_grid_move(fn_grid *g, uint32_t item, double lat, double lon);
+/* Hints for loops applying many moves: ask for an item's place in the
+ * item maps well ahead, then (once that has arrived) for its leaf and the
+ * top cell of (lat, lon) in layer, a few moves ahead. */
+void fn_grid_prefetch_item(const fn_grid *g, uint32_t item);
+void fn_grid_prefetch(const fn_grid *g, uint32_t item, unsigned layer, double lat, double lon);
 /* Removes item if present. */
 void fn_grid_remove(fn_grid *g, uint32_t item);
 /* Returns 1 if item is in the grid. */
