@@ -34,6 +34,7 @@ typedef struct fn_call {
     int route;           /* index in the route table, for metrics */
     int replied;         /* 1 once a reply was written */
     fn_jw jw;            /* the writer fn_reply_jw hands out */
+    const fn_area *area; /* the service area positions must lie in */
 } fn_call;
 
 static inline int fn_call_role(const fn_call *c) { return fn_principal_role(c->who); }
@@ -74,6 +75,14 @@ extern const int fn_route_count;
 void fn_reply(fn_call *c, int status, json_t *obj);
 /* Sends an empty 204. */
 void fn_reply_empty(fn_call *c);
+/* Request bodies decoded and checked field by field (decode.c), shared by
+ * the handlers and `freight import`: each fills *out (strings point into
+ * body) or replies 400/422 through c and returns -1.  now is the clock the
+ * load's times are checked against. */
+int fn_decode_company(fn_call *c, json_t *body, fn_company *out);
+int fn_decode_driver(fn_call *c, json_t *body, fn_driver *out);
+int fn_decode_load(fn_call *c, json_t *body, int64_t now, fn_load *out);
+
 /* Starts a reply written with the streaming JSON writer (jw.h) straight
  * into the response body; the handler closes every object it opens. */
 fn_jw *fn_reply_jw(fn_call *c, int status);

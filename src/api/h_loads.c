@@ -10,104 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_PICKUP_AHEAD_S (90 * 86400)
-
-static int parse_place(fn_call *c, json_t *body, const char *key, fn_place *p)
-{
-    json_t *o;
-    const char *city, *province;
-    fn_field f;
-    if (fn_jv_object(c, body, NULL, key, 1, &o) || fn_jv_latlon(c, o, key, &p->lat, &p->lon) ||
-        fn_jv_string(c, o, key, "city", 0, 1, 64, &city) || fn_jv_string(c, o, key, "province", 0, 1, 64, &province))
-        return -1;
-    p->city = city ? city : "";
-    p->province = -1;
-    if (province && (p->province = (int8_t)fn_province_parse(province)) < 0) {
-        fn_reply_error(c, FN_EINVAL, fn_field_path(&f, key, "province"), "%s '%s' is not a province of mainland China",
-                       f.path, province);
-        return -1;
-    }
-    return 0;
-}
-
-static int parse_types(fn_call *c, json_t *truck, uint16_t *mask)
-{
-    json_t *types = json_object_get(truck, "types"), *v;
-    size_t i;
-    *mask = 0;
-    if (!types || json_is_null(types)) {
-        fn_reply_error(c, FN_EMISSING, "truck.types", "truck.types is required: the truck types the load accepts");
-        return -1;
-    }
-    if (!json_is_array(types) || json_array_size(types) == 0 || json_array_size(types) > FN_TT__COUNT) {
-        fn_reply_error(c, FN_EINVAL, "truck.types", "truck.types must be a non-empty array of truck types");
-        return -1;
-    }
-    json_array_foreach(types, i, v) {
-        int t = json_is_string(v) ? fn_truck_type_parse(json_string_value(v)) : -1;
-        if (t < 0) {
-            char f[48];
-            snprintf(f, sizeof(f), "truck.types[%zu]", i);
-            fn_reply_error(c, FN_EINVAL, f, "%s is not a known truck type", f);
-            return -1;
-        }
-        *mask |= (uint16_t)(1u << t);
-    }
-    return 0;
-}
-
 void fn_h_load_create(fn_call *c)
 {
     fn_load in;
-    json_t *cargo, *truck, *pickup, *contact;
-    const char *kind, *cname = NULL, *cphone = NULL, *notes;
-    double weight_t, vol = 0, min_len;
-    int has_vol, has_len, has_exp;
-    int64_t earliest, latest, expires = 0, now = fn_now_s();
+    int64_t now = fn_now_s();
     fn_result res = {0};
     uint64_t id;
 
-    memset(&in, 0, sizeof(in));
+    if (fn_decode_load(c, c->body, now, &in) != 0)
+        return;
     in.company_id = fn_call_member(c);
-    if (parse_place(c, c->body, "origin", &in.origin) || parse_place(c, c->body, "destination", &in.dest) ||
-        fn_jv_object(c, c->body, NULL, "cargo", 1, &cargo) ||
-        fn_jv_string(c, cargo, "cargo", "kind", 1, 1, 32, &kind) ||
-        fn_jv_number(c, cargo, "cargo", "weight_t", 1, 0.001, 100, &weight_t, NULL) ||
-        fn_jv_number(c, cargo, "cargo", "volume_m3", 0, 0.001, 300, &vol, &has_vol) ||
-        fn_jv_object(c, c->body, NULL, "truck", 1, &truck) || parse_types(c, truck, &in.types_mask) ||
-        fn_jv_number(c, truck, "truck", "min_length_m", 0, 1, 30, &min_len, &has_len) ||
-        fn_jv_object(c, c->body, NULL, "pickup", 1, &pickup) ||
-        fn_jv_int(c, pickup, "pickup", "earliest_at", 1, 0, INT32_MAX * 4LL, &earliest, NULL) ||
-        fn_jv_int(c, pickup, "pickup", "latest_at", 1, 0, INT32_MAX * 4LL, &latest, NULL) ||
-        fn_jv_money(c, c->body, NULL, "price_cny", &in.price_fen) ||
-        fn_jv_int(c, c->body, NULL, "expires_at", 0, 0, INT32_MAX * 4LL, &expires, &has_exp) ||
-        fn_jv_string(c, c->body, NULL, "notes", 0, 1, 500, &notes) ||
-        fn_jv_object(c, c->body, NULL, "contact", 0, &contact))
-        return;
-    if (contact && (fn_jv_string(c, contact, "contact", "name", 0, 1, 64, &cname) ||
-                    fn_jv_string(c, contact, "contact", "phone", 0, 5, 24, &cphone)))
-        return;
-    in.min_length_idx = -1;
-    if (has_len && (in.min_length_idx = (int8_t)fn_truck_length_parse(min_len)) < 0)
-        RETURN_ERROR(c, FN_EINVAL, "truck.min_length_m", "truck.min_length_m must be one of 4.2, 5.2, 6.8, 7.6, 8.7, "
-                     "9.6, 12.5, 13, 15, 16, 17.5");
-    if (latest < earliest)
-        RETURN_ERROR(c, FN_EINVAL, "pickup.latest_at", "pickup.latest_at must not be before pickup.earliest_at");
-    if (latest <= now)
-        RETURN_ERROR(c, FN_EUNPROCESSABLE, "pickup.latest_at", "pickup.latest_at is in the past");
-    if (earliest > now + MAX_PICKUP_AHEAD_S)
-        RETURN_ERROR(c, FN_EINVAL, "pickup.earliest_at", "pickup.earliest_at is more than 90 days ahead");
-    if (has_exp && (expires <= now || expires > latest))
-        RETURN_ERROR(c, FN_EINVAL, "expires_at", "expires_at must be in the future and no later than pickup.latest_at");
-    in.cargo_kind = kind;
-    in.weight_kg = (uint32_t)lround(weight_t * 1000.0);
-    in.volume_l = has_vol ? (uint32_t)lround(vol * 1000.0) : 0;
-    in.pickup_earliest_at = earliest;
-    in.pickup_latest_at = latest;
-    in.expires_at = has_exp ? expires : 0;
-    in.contact_name = cname ? cname : "";
-    in.contact_phone = cphone ? cphone : "";
-    in.notes = notes ? notes : "";
     if (fn_engine_load_create(c->api->engine, &in, &id, &res) != 0)
         RETURN_RESULT(c, &res);
     fn_engine_rdlock(c->api->engine);

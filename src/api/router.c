@@ -166,6 +166,7 @@ void fn_api_handle(void *app, const fn_http_req *req, fn_http_resp *resp)
     c.api = a;
     c.req = req;
     c.resp = resp;
+    c.area = &fn_state_cfg(fn_engine_state(a->engine))->area;
     c.route = -1;
     for (int i = 0; i < fn_route_count; i++) {
         uint64_t id = 0;

@@ -125,7 +125,7 @@ int fn_jv_object(fn_call *c, json_t *obj, const char *prefix, const char *key, i
 
 int fn_jv_latlon(fn_call *c, json_t *obj, const char *prefix, double *lat, double *lon)
 {
-    const fn_area *a = &fn_state_cfg(fn_engine_state(c->api->engine))->area;
+    const fn_area *a = c->area;
     fn_field f;
     if (fn_jv_number(c, obj, prefix, "lat", 1, -90, 90, lat, NULL) ||
         fn_jv_number(c, obj, prefix, "lon", 1, -180, 180, lon, NULL))
