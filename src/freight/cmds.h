@@ -6,5 +6,6 @@
 #define FN_CMDS_H
 
 int fn_cmd_bulkload(int argc, char **argv);
+int fn_cmd_import(int argc, char **argv);
 
 #endif
