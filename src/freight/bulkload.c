@@ -20,17 +20,13 @@
 #include "core/state.h"
 #include "freight/cities.h"
 #include "freight/cmds.h"
+#include "freight/datadir.h"
 #include "freight/progress.h"
-#include "store/snapfile.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* Truck mix: length shares (percent) over FN_TRUCK_LENGTHS_DM
  * {4.2, 5.2, 6.8, 7.6, 8.7, 9.6, 12.5, 13, 15, 16, 17.5}: 4.2 m light trucks
@@ -94,14 +90,13 @@ int fn_cmd_bulkload(int argc, char **argv)
     uint8_t key[FN_TOKEN_KEY_BYTES], hash[FN_TOKEN_HASH_BYTES];
     char path[4096], err[512], tok[FN_TOKEN_LEN + 1], name[128];
     fn_cities cities;
-    fn_state_config cfg = {FN_AREA_CHINA, 1.3, 0.05};
+    fn_state_config cfg = {FN_AREA_CHINA, 1.3, 0.2};
     fn_state *s = NULL;
-    fn_snapw *w = NULL;
     fn_buf b, toks;
     fn_rng rng;
     fn_progress pg;
     int64_t now = fn_now_s();
-    int rc = 1, fd;
+    int rc = 1;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -140,20 +135,7 @@ int fn_cmd_bulkload(int argc, char **argv)
         return 1;
     if (fn_token_init() != 0)
         return 1;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "freight bulkload: cannot create %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
-    snprintf(path, sizeof(path), "%s/snap", dir);
-    mkdir(path, 0700);
-    snprintf(path, sizeof(path), "%s/wal", dir);
-    mkdir(path, 0700);
-    snprintf(path, sizeof(path), "%s/token.key", dir);
-    if (access(path, F_OK) == 0) {
-        fprintf(stderr, "freight bulkload: %s already holds a freightd data dir; use an empty one\n", dir);
-        return 1;
-    }
-    if (fn_token_key_load(path, key, err, sizeof(err)) != 0) {
+    if (fn_dd_create(dir, key, err, sizeof(err)) != 0) {
         fprintf(stderr, "freight bulkload: %s\n", err);
         return 1;
     }
@@ -166,13 +148,10 @@ int fn_cmd_bulkload(int argc, char **argv)
 
     /* The admin token. */
     fn_token_generate(tok);
-    snprintf(path, sizeof(path), "%s/admin.token", dir);
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0 || write(fd, tok, strlen(tok)) < 0 || write(fd, "\n", 1) < 0 || fsync(fd) != 0) {
-        fprintf(stderr, "freight bulkload: cannot write %s\n", path);
+    if (fn_dd_write_file(dir, "admin.token", tok, strlen(tok), "\n", err, sizeof(err)) != 0) {
+        fprintf(stderr, "freight bulkload: %s\n", err);
         goto out;
     }
-    close(fd);
     fn_buf_printf(&toks, "  \"admin\": \"%s\",\n  \"gateways\": [", tok);
 
     for (long long i = 1; i <= n_gw; i++) {
@@ -317,26 +296,12 @@ int fn_cmd_bulkload(int argc, char **argv)
     fn_progress_end(&pg);
 
     fprintf(stderr, "writing the snapshot...\n");
-    if (fn_snapw_open(&w, (snprintf(path, sizeof(path), "%s/snap", dir), path), 1, err, sizeof(err)) != 0) {
-        fprintf(stderr, "freight bulkload: %s\n", err);
-        goto out;
-    }
-    if (fn_state_snap_save(s, w) != 0) {
-        fn_snapw_abort(w);
-        fprintf(stderr, "freight bulkload: writing the snapshot failed\n");
-        goto out;
-    }
-    if (fn_snapw_commit(w, err, sizeof(err)) != 0) {
+    if (fn_dd_write_snapshot(dir, s, err, sizeof(err)) != 0 ||
+        fn_dd_write_file(dir, "bench-tokens.json", toks.data, toks.len, NULL, err, sizeof(err)) != 0) {
         fprintf(stderr, "freight bulkload: %s\n", err);
         goto out;
     }
     snprintf(path, sizeof(path), "%s/bench-tokens.json", dir);
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0 || write(fd, toks.data, toks.len) != (ssize_t)toks.len) {
-        fprintf(stderr, "freight bulkload: cannot write %s\n", path);
-        goto out;
-    }
-    close(fd);
     printf("bulkload: %lld companies, %lld drivers, %lld loads, %lld gateways into %s in %.1f s "
            "(state %.0f MB); tokens in %s\n",
            n_comp, n_drv, n_load, n_gw, dir, (double)(fn_mono_ns() - t0) / 1e9, fn_state_bytes(s) / 1048576.0, path);
