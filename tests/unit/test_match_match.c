@@ -22,6 +22,7 @@
 #include "core/records.h"
 #include "core/state.h"
 #include "match/match.h"
+#include "store/snapfile.h"
 #include "testutil.h"
 
 #define NOW 1800000000LL
@@ -1234,6 +1235,30 @@ static void assert_exercised(const stats *st)
     assert_true(st->near_cap_eq > 10 && st->near_vol_eq > 10 && st->near_vol0_cut > 10);
 }
 
+/* The world's state written as a snapshot and loaded into a new state,
+ * which then stands in for it: the index a restart builds (on its own
+ * thread, in state_snap.c) must answer exactly as the one built live. */
+static void reload_world(world *w)
+{
+    char dir[] = "/tmp/fn-test-match-XXXXXX", err[256] = {0}, cmd[64];
+    fn_snapw *sw = NULL;
+    fn_snapr *sr = NULL;
+    uint64_t seq = 0;
+    fn_state *t = fn_state_new(fn_state_cfg(w->s));
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(fn_snapw_open(&sw, dir, 1, err, sizeof(err)), 0);
+    assert_int_equal(fn_state_snap_save(w->s, sw), 0);
+    assert_int_equal(fn_snapw_commit(sw, err, sizeof(err)), 0);
+    assert_int_equal(fn_snapr_open(&sr, dir, &seq, err, sizeof(err)), 0);
+    assert_int_equal(fn_state_snap_load(t, sr), 0);
+    assert_int_equal(fn_snapr_close(sr), 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    assert_true(fn_state_best_truck_rating(t) == fn_state_best_truck_rating(w->s));
+    fn_state_free(w->s);
+    w->s = t;
+}
+
 static void run_world(uint64_t seed, double grid_cell_deg)
 {
     world *w = malloc(sizeof(*w));
@@ -1250,6 +1275,12 @@ static void run_world(uint64_t seed, double grid_cell_deg)
     memset(&st1, 0, sizeof(st1));
     check_world(w, &st1);
     print_stats("after moves", w, &st1);
+    assert_exercised(&st1);
+    phase = "the world reloaded from a snapshot";
+    reload_world(w);
+    memset(&st1, 0, sizeof(st1));
+    check_world(w, &st1);
+    print_stats("reloaded", w, &st1);
     assert_exercised(&st1);
     world_free(w);
     free(w);
