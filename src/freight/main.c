@@ -23,6 +23,7 @@ static int cmd_version(int argc, char **argv)
 
 static const cmd cmds[] = {
     {"bulkload", fn_cmd_bulkload, "build a synthetic national state into an empty data dir (demo, benchmarks)"},
+    {"gen", fn_cmd_gen, "write the synthetic national dataset as JSON Lines (docs/dataset.md)"},
     {"import", fn_cmd_import, "load a dataset (freight gen's JSON Lines) into a new data dir, checked as the API checks it"},
     {"version", cmd_version, "print the version"},
 };
