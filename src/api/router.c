@@ -271,8 +271,10 @@ void fn_reply(fn_call *c, int status, json_t *obj)
     c->resp->status = status;
     fn_buf_reset(&c->resp->body);
     if (s) {
+        json_free_t jfree;
         fn_buf_put(&c->resp->body, s, strlen(s));
-        free(s);
+        json_get_alloc_funcs(NULL, &jfree); /* json_dumps allocates with jansson's allocator */
+        jfree(s);
     }
     json_decref(obj);
     c->replied = 1;

@@ -75,10 +75,10 @@ class Import(E2ETestCase):
                 ("drivers.jsonl:3: truck.length_m: ", "invalid_field"),
                 ("drivers.jsonl:4: ", "invalid_json"),
                 ("drivers.jsonl:6: position.lat: ", "outside_service_area"),
-                ("loads.jsonl:2: company_id: company 2 was not imported", "invalid"),
+                ("loads.jsonl:2: company_id: company 2 was not imported", "invalid_field"),
                 ("loads.jsonl:3: price_cny: ", "invalid_field"),
                 ("loads.jsonl:5: pickup.latest_at: pickup.latest_at is in the past", "unprocessable"),
-                ("loads.jsonl:6: id: ", "invalid")]
+                ("loads.jsonl:6: id: ", "invalid_field")]
         self.assertEqual(len(errors), len(want), r.stderr)
         for line, (prefix, code) in zip(errors, want):
             self.assertTrue(line.startswith("freight import: " + prefix), "%r does not start with %r" % (line, prefix))
