@@ -38,19 +38,6 @@ static const double length_cap_t[FN_TRUCK_LENGTH_COUNT] = {1.8, 3, 8, 10, 15, 18
  * insulated, container, dump, tanker, hazmat, wing_van, lowbed. */
 static const double type_share[FN_TT__COUNT] = {15, 8, 30, 24, 5, 1, 4, 3, 1.5, 0.5, 7, 1};
 
-static int pick_share(const double *share, int n, double u)
-{
-    double total = 0, acc = 0;
-    for (int i = 0; i < n; i++)
-        total += share[i];
-    for (int i = 0; i < n; i++) {
-        acc += share[i] / total;
-        if (u < acc)
-            return i;
-    }
-    return n - 1;
-}
-
 /* A point scattered around (lat, lon) by an exponential distance of mean_km. */
 static void scatter(fn_rng *r, double lat, double lon, double mean_km, double *olat, double *olon)
 {
@@ -175,7 +162,7 @@ int fn_cmd_bulkload(int argc, char **argv)
         memset(&c, 0, sizeof(c));
         c.id = (uint64_t)i;
         c.created_at = now;
-        c.kind = (uint8_t)pick_share((const double[]){55, 10, 15, 20}, 4, fn_rng_unit(&rng));
+        c.kind = (uint8_t)fn_pick_share((const double[]){55, 10, 15, 20}, 4, fn_rng_unit(&rng));
         c.province = (int8_t)ci->province;
         snprintf(name, sizeof(name), "%s %s Co. %lld", ci->name, kinds[c.kind], i);
         c.name = name;
@@ -209,8 +196,8 @@ int fn_cmd_bulkload(int argc, char **argv)
         d.phone = phone;
         d.plate = plate;
         scatter(&rng, ci->lat, ci->lon, 12, &d.home_lat, &d.home_lon);
-        d.length_idx = (uint8_t)pick_share(length_share, FN_TRUCK_LENGTH_COUNT, fn_rng_unit(&rng));
-        d.truck_type = (uint8_t)pick_share(type_share, FN_TT__COUNT, fn_rng_unit(&rng));
+        d.length_idx = (uint8_t)fn_pick_share(length_share, FN_TRUCK_LENGTH_COUNT, fn_rng_unit(&rng));
+        d.truck_type = (uint8_t)fn_pick_share(type_share, FN_TT__COUNT, fn_rng_unit(&rng));
         d.capacity_kg = (uint32_t)(length_cap_t[d.length_idx] * 1000 * (0.9 + 0.2 * fn_rng_unit(&rng)));
         d.volume_l = (uint32_t)(fn_truck_length_dm(d.length_idx) * 100 * 2.4 * 2.5); /* length x 2.4 m x 2.5 m */
         if (ci->province >= 0)
@@ -273,12 +260,12 @@ int fn_cmd_bulkload(int argc, char **argv)
         l.dest.city = dst->name;
         l.dest.province = (int8_t)dst->province;
         l.cargo_kind = cargo[fn_rng_next(&rng) % 10];
-        li = pick_share(length_share, FN_TRUCK_LENGTH_COUNT, fn_rng_unit(&rng));
+        li = fn_pick_share(length_share, FN_TRUCK_LENGTH_COUNT, fn_rng_unit(&rng));
         l.min_length_idx = (int8_t)li;
         l.weight_kg = (uint32_t)(length_cap_t[li] * 1000 * (0.3 + 0.6 * fn_rng_unit(&rng)));
-        l.types_mask = (uint16_t)(1u << pick_share(type_share, FN_TT__COUNT, fn_rng_unit(&rng)));
+        l.types_mask = (uint16_t)(1u << fn_pick_share(type_share, FN_TT__COUNT, fn_rng_unit(&rng)));
         if (fn_rng_unit(&rng) < 0.5)
-            l.types_mask |= (uint16_t)(1u << pick_share(type_share, FN_TT__COUNT, fn_rng_unit(&rng)));
+            l.types_mask |= (uint16_t)(1u << fn_pick_share(type_share, FN_TT__COUNT, fn_rng_unit(&rng)));
         l.pickup_earliest_at = now + (int64_t)(fn_rng_unit(&rng) * 3 * 86400);
         l.pickup_latest_at = l.pickup_earliest_at + 4 * 3600 + (int64_t)(fn_rng_unit(&rng) * 2 * 86400);
         /* Yuan per km grows with truck length; +-25% spread by lane and market. */

@@ -111,3 +111,16 @@ size_t fn_cities_pick(const fn_cities *c, double u)
     }
     return lo;
 }
+
+int fn_pick_share(const double *share, int n, double u)
+{
+    double total = 0, acc = 0;
+    for (int i = 0; i < n; i++)
+        total += share[i];
+    for (int i = 0; i < n; i++) {
+        acc += share[i] / total;
+        if (u < acc)
+            return i;
+    }
+    return n - 1;
+}

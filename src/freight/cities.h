@@ -29,6 +29,9 @@ void fn_cities_free(fn_cities *c);
 /* Picks a city with probability proportional to population; u in [0,1). */
 size_t fn_cities_pick(const fn_cities *c, double u);
 
+/* Picks index i of n with probability share[i] / sum(share); u in [0,1). */
+int fn_pick_share(const double *share, int n, double u);
+
 /* A small, fast, seedable PRNG (splitmix64): same seed, same sequence. */
 typedef struct fn_rng {
     uint64_t s;

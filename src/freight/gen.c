@@ -236,19 +236,6 @@ static double normal(fn_rng *r)
     return sqrt(-2.0 * log(1.0 - u1)) * cos(2 * M_PI * u2);
 }
 
-static int pick_share(const double *share, int n, double u)
-{
-    double total = 0, acc = 0;
-    for (int i = 0; i < n; i++)
-        total += share[i];
-    for (int i = 0; i < n; i++) {
-        acc += share[i] / total;
-        if (u < acc)
-            return i;
-    }
-    return n - 1;
-}
-
 /* The first index whose cumulative share exceeds u. */
 static size_t pick_cum(const double *cum, size_t n, double u)
 {
@@ -402,7 +389,7 @@ static void rec_end(fn_buf *b, char *p)
 static void company_core(const gen_model *m, fn_rng *r, size_t *city, int *kind)
 {
     *city = pick_cum(m->pop_cum, m->n, unit(r));
-    *kind = pick_share(kind_share, FN_CK__COUNT, unit(r));
+    *kind = fn_pick_share(kind_share, FN_CK__COUNT, unit(r));
 }
 
 static size_t utf8_chars(const char *s)
@@ -531,8 +518,8 @@ static void emit_driver(const gen_model *m, uint64_t id, fn_buf *b)
     size_t hc = pick_cum(m->pop_cum, m->n, unit(&r));
     const gen_city *home = &m->city[hc];
     const double *grav = m->grav_cum + hc * m->n;
-    int li = pick_share(length_share, FN_TRUCK_LENGTH_COUNT, unit(&r));
-    int tt = pick_share(type_share[li], FN_TT__COUNT, unit(&r));
+    int li = fn_pick_share(length_share, FN_TRUCK_LENGTH_COUNT, unit(&r));
+    int tt = fn_pick_share(type_share[li], FN_TT__COUNT, unit(&r));
     int64_t cap = llround(length_cap_t[li] * 10 * (0.9 + 0.2 * unit(&r))); /* 0.1 t */
     int64_t vol = 0;                                                       /* 0.1 m3, 0 = not stated */
     int provs[4], nprov = 0, want, available;
@@ -559,7 +546,7 @@ static void emit_driver(const gen_model *m, uint64_t id, fn_buf *b)
 
     /* Home province first, then up to 3 provinces of lanes out of home. */
     provs[nprov++] = home->province;
-    want = pick_share((const double[]){30, 35, 25, 10}, 4, unit(&r));
+    want = fn_pick_share((const double[]){30, 35, 25, 10}, 4, unit(&r));
     for (int tries = 0; tries < 3 * want && nprov < 1 + want; tries++) {
         int pv = m->city[pick_cum(grav, m->n, unit(&r))].province, dup = 0;
         for (int k = 0; k < nprov; k++)
@@ -663,8 +650,8 @@ static void emit_load(const gen_model *m, uint64_t id, fn_buf *b)
     const gen_city *o = &m->city[oc], *d = &m->city[dc];
     uint64_t company = load_company(m, &r, oc);
     int64_t created = m->start - 1 - (int64_t)below(&r, DAY_S), earliest, latest, expires = 0;
-    int li = pick_share(length_share, FN_TRUCK_LENGTH_COUNT, unit(&r));
-    int tt = pick_share(type_share[li], FN_TT__COUNT, unit(&r)), types[3], ntypes = 0;
+    int li = fn_pick_share(length_share, FN_TRUCK_LENGTH_COUNT, unit(&r));
+    int tt = fn_pick_share(type_share[li], FN_TT__COUNT, unit(&r)), types[3], ntypes = 0;
     int has_len = unit(&r) < 0.9;
     int64_t cap = (int64_t)floor(length_cap_t[li] * 10 + 1e-9), weight, vol = 0, price_fen;
     double olat, olon, dlat, dlon, road_km, yuan, lane;
@@ -687,9 +674,9 @@ static void emit_load(const gen_model *m, uint64_t id, fn_buf *b)
         vol = llround(box_volume_01m3(li) * (0.3 + 0.65 * unit(&r)));
         vol = vol < 1 ? 1 : vol;
     }
-    earliest = m->start + (int64_t)pick_share(pickup_day_share, 7, unit(&r)) * DAY_S;
+    earliest = m->start + (int64_t)fn_pick_share(pickup_day_share, 7, unit(&r)) * DAY_S;
     earliest += (1 + (int64_t)below(&r, 47)) * 1800; /* a half hour of the day */
-    latest = earliest + (int64_t)window_h[pick_share(window_share, (int)FN_ARRAY_LEN(window_share), unit(&r))] * 3600;
+    latest = earliest + (int64_t)window_h[fn_pick_share(window_share, (int)FN_ARRAY_LEN(window_share), unit(&r))] * 3600;
     if (unit(&r) < 0.4)
         expires = earliest + 1800 * (int64_t)below(&r, (uint64_t)(latest - earliest) / 1800 + 1);
 
