@@ -9,5 +9,6 @@ int fn_cmd_bulkload(int argc, char **argv);
 int fn_cmd_import(int argc, char **argv);
 /* Writes the synthetic national dataset as JSON Lines (gen.c, docs/dataset.md). */
 int fn_cmd_gen(int argc, char **argv);
+int fn_cmd_load(int argc, char **argv); /* load generator for a running freightd (load.c, docs/load.md) */
 
 #endif
