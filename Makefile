@@ -5,7 +5,8 @@
 #   make                      build bin/freightd and bin/freight
 #   make test                 unit tests (cmocka) and end-to-end tests (Python)
 #   make SANITIZER=address    (or undefined) instrumented build in build/address/...
-#   make bench                the benchmark programs (see docs/benchmarks.md)
+#   make bench                the benchmark programs (see docs/benchmarks.md); as root it
+#                             also installs redis-server (scripts/bench-deps.sh)
 #   make deps                 install the Debian packages the build needs
 
 CC       ?= cc
@@ -41,7 +42,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BIN)/%)
 
-.PHONY: all test unit e2e bench deps demo check sanitize clean check-deps
+.PHONY: all test unit e2e bench bench-deps deps demo check sanitize clean check-deps
 all: check-deps $(BIN)/freightd $(BIN)/freight
 
 check-deps:
@@ -87,7 +88,11 @@ e2e: all
 
 test: unit e2e
 
-bench: all $(BENCH_BIN)
+bench: bench-deps all $(BENCH_BIN)
+
+# redis-server for bench_vs_redis only; never part of scripts/deps.sh.
+bench-deps:
+	scripts/bench-deps.sh
 
 demo:
 	scripts/deps.sh
