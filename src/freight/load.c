@@ -248,6 +248,22 @@ static int tokens_load(run *r)
     return 0;
 }
 
+static void members_free(bu_member *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(m[i].token);
+    free(m);
+}
+
+static void tokens_free(bu_tokens *t)
+{
+    free(t->admin);
+    members_free(t->gateways, t->ngateways);
+    members_free(t->companies, t->ncompanies);
+    members_free(t->drivers, t->ndrivers);
+    memset(t, 0, sizeof(*t));
+}
+
 /* (Re)opens c to the target; bu_request would reconnect to 127.0.0.1 only. */
 static int conn_open(const run *r, bu_conn *c)
 {
@@ -548,6 +564,7 @@ static void *worker_main(void *arg)
             op_market(w, m);
     }
     bu_conn_free(&w->c);
+    bu_str_free(&w->body);
     __atomic_sub_fetch(&r->running, 1, __ATOMIC_RELEASE);
     return NULL;
 }
@@ -655,7 +672,7 @@ static void report(run *r, worker *ws, double elapsed_s, int argc, char **argv)
 int fn_cmd_load(int argc, char **argv)
 {
     run r;
-    worker *ws;
+    worker *ws = NULL;
     uint64_t last_done[NKINDS] = {0}, last_t, t_end;
     int rc;
     char bindir[PATH_MAX];
@@ -664,21 +681,26 @@ int fn_cmd_load(int argc, char **argv)
     if ((rc = parse(argc, argv, &r)) != 0)
         return rc;
     signal(SIGPIPE, SIG_IGN);
-    if (tokens_load(&r) != 0 || probe(&r) != 0)
-        return 1;
+    if (tokens_load(&r) != 0 || probe(&r) != 0) {
+        rc = 1;
+        goto out;
+    }
     if (r.ndrivers && !r.tok.ngateways) {
         fprintf(stderr, "freight load: %s lists no gateway; give --drivers 0 for no position reports\n",
                 r.tokens_path);
-        return 1;
+        rc = 1;
+        goto out;
     }
     if (r.rate > 0 && (!r.tok.ncompanies || !r.tok.ndrivers)) {
         fprintf(stderr, "freight load: %s lists no companies or no drivers; give --rate 0 for no marketplace\n",
                 r.tokens_path);
-        return 1;
+        rc = 1;
+        goto out;
     }
     if (!r.ndrivers && r.rate <= 0) {
         fprintf(stderr, "freight load: nothing to send (no drivers and --rate 0)\n");
-        return 2;
+        rc = 2;
+        goto out;
     }
     bu_self_dir(bindir, sizeof(bindir));
     bu_places_load(bindir);
@@ -687,7 +709,8 @@ int fn_cmd_load(int argc, char **argv)
         r.plon = calloc(r.ndrivers, sizeof(float));
         if (!r.plat || !r.plon) {
             fprintf(stderr, "freight load: out of memory for %llu trucks\n", (unsigned long long)r.ndrivers);
-            return 1;
+            rc = 1;
+            goto out;
         }
         r.gap_g_ns = 1e9 * r.batch * r.report_interval_s / (double)r.ndrivers;
     }
@@ -695,8 +718,10 @@ int fn_cmd_load(int argc, char **argv)
         r.gap_m_ns = 1e9 / r.rate;
 
     ws = calloc((size_t)r.connections, sizeof(*ws));
-    if (!ws)
-        return 1;
+    if (!ws) {
+        rc = 1;
+        goto out;
+    }
     r.t0 = bu_now_ns();
     r.end_ns = r.t0 + (uint64_t)(r.duration_s * 1e9);
     r.running = r.connections;
@@ -737,5 +762,14 @@ int fn_cmd_load(int argc, char **argv)
         pthread_join(ws[i].thread, NULL);
     t_end = bu_now_ns();
     report(&r, ws, (double)(t_end - r.t0) / 1e9, argc, argv);
-    return 0;
+    rc = 0;
+out:
+    for (int i = 0; ws && i < r.connections; i++)
+        for (int k = 0; k < NKINDS; k++)
+            bu_lat_free(&ws[i].lat[k]);
+    free(ws);
+    free(r.plat);
+    free(r.plon);
+    tokens_free(&r.tok);
+    return rc;
 }
