@@ -6,7 +6,7 @@
 #   make test                 unit tests (cmocka) and end-to-end tests (Python)
 #   make SANITIZER=address    (or undefined) instrumented build in build/address/...
 #   make bench                the benchmark programs (see docs/benchmarks.md); as root it
-#                             also installs redis-server (scripts/bench-deps.sh)
+#                             also installs redis-server (scripts/deps.sh bench)
 #   make deps                 install the Debian packages the build needs
 
 CC       ?= cc
@@ -92,7 +92,7 @@ bench: bench-deps all $(BENCH_BIN)
 
 # redis-server for bench_vs_redis only; never part of scripts/deps.sh.
 bench-deps:
-	scripts/bench-deps.sh
+	scripts/deps.sh bench
 
 demo:
 	scripts/deps.sh

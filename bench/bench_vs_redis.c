@@ -289,7 +289,7 @@ static void redis_start(int *port_out, const char *logpath)
         if (waitpid(g_redis_pid, &st, WNOHANG) == g_redis_pid) {
             g_redis_pid = -1;
             bu_die("redis-server exited at start (is it installed? `apt-get install -y redis-server`, or "
-                   "scripts/bench-deps.sh); see %s",
+                   "scripts/deps.sh bench); see %s",
                    logpath);
         }
         if (rconn_open(&c, port) == 0) {
