@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void fn_jw_init(fn_jw *w, fn_buf *b)
@@ -79,11 +80,11 @@ static void open(fn_jw *w, const char *key, char o, char c)
 {
     member(w, key);
     putc1(w, o);
-    if (w->depth + 1 < FN_JW_MAX_DEPTH) {
-        w->depth++;
-        w->first[w->depth] = 1;
-        w->close[w->depth] = c;
-    }
+    if (w->depth + 1 >= FN_JW_MAX_DEPTH)
+        abort(); /* a caller nesting deeper than any reply needs: a bug, not input */
+    w->depth++;
+    w->first[w->depth] = 1;
+    w->close[w->depth] = c;
 }
 
 void fn_jw_obj(fn_jw *w, const char *key) { open(w, key, '{', '}'); }

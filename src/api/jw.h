@@ -25,7 +25,8 @@ typedef struct fn_jw {
 
 void fn_jw_init(fn_jw *w, fn_buf *b);
 /* Opens an object or array; key is the member name inside an object, NULL
- * inside an array or at the top. */
+ * inside an array or at the top.  Nesting deeper than FN_JW_MAX_DEPTH - 1
+ * is a programming error and aborts. */
 void fn_jw_obj(fn_jw *w, const char *key);
 void fn_jw_arr(fn_jw *w, const char *key);
 void fn_jw_end(fn_jw *w);

@@ -163,8 +163,9 @@ struct importer {
     int64_t now, shift;
     fn_area area;
     fn_buf rec, toks;
-    uint64_t *company_of;      /* dataset company id -> state id (0 = not imported) */
-    uint64_t company_cap;
+    uint64_t *company_key;     /* dataset company id -> state id, open addressing (key 0 = empty) */
+    uint64_t *company_val;
+    uint64_t company_cap, company_n; /* slots (a power of two), ids in the map */
     uint64_t last_id;          /* the previous record's dataset id in the current file */
     uint64_t ok[3], bad[3];
     uint64_t errors_shown;
@@ -242,13 +243,59 @@ static int flush_positions(importer *im)
     return apply(im, FN_REC_POSITIONS);
 }
 
+/* The state id of a dataset company id, 0 when it was not imported.  Ids
+ * are arbitrary positive integers, so a hash map, not an array. */
+static uint64_t company_slot(const importer *im, uint64_t id)
+{
+    uint64_t i = (id * 0x9E3779B97F4A7C15ull) & (im->company_cap - 1);
+    while (im->company_key[i] && im->company_key[i] != id)
+        i = (i + 1) & (im->company_cap - 1);
+    return i;
+}
+
+static uint64_t company_get(const importer *im, uint64_t id)
+{
+    uint64_t i;
+    if (!im->company_cap)
+        return 0;
+    i = company_slot(im, id);
+    return im->company_key[i] == id ? im->company_val[i] : 0;
+}
+
+static void company_put(importer *im, uint64_t id, uint64_t state_id)
+{
+    uint64_t i;
+    if (2 * (im->company_n + 1) > im->company_cap) {
+        uint64_t *ok = im->company_key, *ov = im->company_val, oc = im->company_cap;
+        im->company_cap = oc ? oc * 2 : 1024;
+        im->company_key = fn_xcalloc(im->company_cap, sizeof(uint64_t));
+        im->company_val = fn_xmalloc(im->company_cap * sizeof(uint64_t));
+        for (uint64_t j = 0; j < oc; j++)
+            if (ok[j]) {
+                i = company_slot(im, ok[j]);
+                im->company_key[i] = ok[j];
+                im->company_val[i] = ov[j];
+            }
+        free(ok);
+        free(ov);
+    }
+    i = company_slot(im, id);
+    if (!im->company_key[i])
+        im->company_n++;
+    im->company_key[i] = id;
+    im->company_val[i] = state_id;
+}
+
 /* The time field key of obj moved by the rebase (left alone when it is not
  * an integer: decode.c then says so). */
 static void shift_time(const importer *im, json_t *obj, const char *key)
 {
     json_t *v = json_object_get(obj, key);
-    if (json_is_integer(v))
-        json_integer_set(v, json_integer_value(v) + im->shift);
+    json_int_t t;
+    /* A time so large that moving it overflows is left as it is: the range
+     * check then refuses it. */
+    if (json_is_integer(v) && !__builtin_add_overflow(json_integer_value(v), (json_int_t)im->shift, &t))
+        json_integer_set(v, t);
 }
 
 static void new_token(const importer *im, item *it)
@@ -306,8 +353,9 @@ static void check_load(worker *w, item *it)
 
     if (fn_jv_int(&w->call, o, NULL, "company_id", 1, 1, INT64_MAX, &it->company, NULL))
         return fail_reply(w, it);
-    /* The companies were all applied before the first load was read. */
-    if ((uint64_t)it->company >= im->company_cap || !im->company_of[it->company]) {
+    /* The companies were all applied before the first load was read: the
+     * map is only read from here on. */
+    if (!company_get(im, (uint64_t)it->company)) {
         snprintf(msg, sizeof(msg), "company %lld was not imported (invalid_field)", (long long)it->company);
         return fail(it, "company_id", msg);
     }
@@ -399,15 +447,7 @@ static int apply_item(importer *im, int file, item *it)
         fn_rec_company_create(&im->rec, &it->c, it->hash);
         if (apply(im, FN_REC_COMPANY_CREATE) != 0)
             return -1;
-        if ((uint64_t)it->id >= im->company_cap) {
-            uint64_t cap = im->company_cap ? im->company_cap : 1024;
-            while (cap <= (uint64_t)it->id)
-                cap *= 2;
-            im->company_of = fn_xrealloc(im->company_of, cap * sizeof(uint64_t));
-            memset(im->company_of + im->company_cap, 0, (cap - im->company_cap) * sizeof(uint64_t));
-            im->company_cap = cap;
-        }
-        im->company_of[it->id] = it->c.id;
+        company_put(im, (uint64_t)it->id, it->c.id);
         if (it->c.id <= 1000)
             fn_buf_printf(&im->toks, "%s{\"id\": %llu, \"token\": \"%s\"}", it->c.id > 1 ? ", " : "",
                           (unsigned long long)it->c.id, it->tok);
@@ -435,7 +475,7 @@ static int apply_item(importer *im, int file, item *it)
                           (unsigned long long)it->d.id, it->tok);
     } else {
         it->l.id = fn_state_next_load_id(im->s);
-        it->l.company_id = im->company_of[it->company];
+        it->l.company_id = company_get(im, (uint64_t)it->company);
         fn_rec_load_create(&im->rec, &it->l);
         if (apply(im, FN_REC_LOAD_CREATE) != 0)
             return -1;
@@ -719,7 +759,8 @@ out:
     pipeline_stop(&im);
     fn_buf_free(&im.rec);
     fn_buf_free(&im.toks);
-    free(im.company_of);
+    free(im.company_key);
+    free(im.company_val);
     free(im.pos);
     fn_state_free(im.s);
     return rc;

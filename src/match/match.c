@@ -278,7 +278,7 @@ static const snap_slot *snapped_parts(search *q, const fn_grid_entry *e)
     double ry = floor(fy), rx = floor(fx), slat, slon;
     uint64_t key;
     snap_slot *slot;
-    fn_match_hit h;
+    fn_match_hit h = {0};
     /* A float is within 1e-5 degree of the double it came from: 5e-4 of a cell. */
     if (fy - ry < 1e-3 || ry + 1 - fy < 1e-3 || fx - rx < 1e-3 || rx + 1 - fx < 1e-3)
         return NULL;

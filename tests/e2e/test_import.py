@@ -120,6 +120,24 @@ class Import(E2ETestCase):
         self.assertEqual(s.get("/v1/loads/1", token="admin").body, l1)
         self.assertEqual(s.get("/v1/drivers/1", token="admin").body["position"], d1["position"])
 
+    def test_any_positive_ids_and_extreme_times(self):
+        """Dataset ids need only increase: huge and sparse ones map to dense
+        state ids; a time too large to move is refused, not wrapped."""
+        s = self.start_server(start=False)
+        ds = os.path.join(s.base_dir, "dataset")
+        big = 2305843009213693953  # 2^61 + 1
+        write_dataset(ds, [company(7), company(big, name="大公司")],
+                      [driver(9, position=dict(driver(9)["position"], ts=9223372036854775807))],
+                      [load(1, big), load(2, 7), load(3, 8)])
+        r = self.run_import(s, ds)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("2 companies, 0 drivers, 2 loads", r.stdout)
+        self.assertIn("drivers.jsonl:1: position.ts: ", r.stderr)
+        self.assertIn("loads.jsonl:3: company_id: company 8 was not imported", r.stderr)
+        s.start()
+        self.assertEqual(s.get("/v1/loads/1", token="admin").body["company_name"], "大公司")
+        self.assertEqual(s.get("/v1/loads/2", token="admin").body["company_id"], 1)
+
     def test_the_api_and_the_importer_refuse_alike(self):
         """The same bodies posted to the API and imported fail on the same
         field with the same code: one set of rules."""
