@@ -8,6 +8,8 @@
 #ifndef FN_GEO_H
 #define FN_GEO_H
 
+#include <stdint.h>
+
 #define FN_EARTH_RADIUS_KM 6371.0088
 #define FN_KM_PER_DEG_LAT 111.19508 /* 2*pi*R/360 */
 
@@ -20,6 +22,11 @@ double fn_haversine_km(double lat1, double lon1, double lat2, double lon2);
  * sees the same snapped point whatever they query from. */
 #define FN_PRIVACY_CELL_DEG 0.02
 void fn_privacy_snap(double lat, double lon, double *snap_lat, double *snap_lon);
+/* The same for a position known only to single precision (a grid entry's
+ * copy of it): 0 and the snapped point exactly as fn_privacy_snap gives it
+ * for the double the float came from, with *cell naming the privacy cell;
+ * or -1 when the float lies too near a cell edge to tell which cell. */
+int fn_privacy_snap_float(float lat, float lon, double *snap_lat, double *snap_lon, uint64_t *cell);
 
 /* The service area, a lat/lon box; mainland China by default. */
 typedef struct fn_area {

@@ -153,11 +153,6 @@ static void ensure_item(fn_grid *g, uint32_t item)
 
 int fn_grid_has(const fn_grid *g, uint32_t item) { return item < g->item_cap && g->leaf_of[item] != NONE; }
 
-const fn_grid_entry *fn_grid_get(const fn_grid *g, uint32_t item)
-{
-    return fn_grid_has(g, item) ? &g->nodes[g->leaf_of[item]].e[g->slot_of[item]] : NULL;
-}
-
 size_t fn_grid_count(const fn_grid *g) { return g->count; }
 
 static uint32_t alloc_block(fn_grid *g)

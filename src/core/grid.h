@@ -70,8 +70,6 @@ void fn_grid_prefetch(const fn_grid *g, uint32_t item, unsigned layer, double la
 void fn_grid_remove(fn_grid *g, uint32_t item);
 /* Returns 1 if item is in the grid. */
 int fn_grid_has(const fn_grid *g, uint32_t item);
-/* The entry of an item in the grid, or NULL. */
-const fn_grid_entry *fn_grid_get(const fn_grid *g, uint32_t item);
 /* Number of items in the grid. */
 size_t fn_grid_count(const fn_grid *g);
 

@@ -226,18 +226,15 @@ struct truck_ctx {
  * the record, or -1 when the float copy lies too near a cell edge to tell. */
 static double snapped_dist(struct truck_ctx *c, const fn_grid_entry *e)
 {
-    double fy = (double)e->lat / FN_PRIVACY_CELL_DEG, fx = (double)e->lon / FN_PRIVACY_CELL_DEG;
-    double ry = floor(fy), rx = floor(fx);
+    double slat, slon;
     uint64_t key;
     size_t slot;
-    if (fy - ry < 1e-3 || ry + 1 - fy < 1e-3 || fx - rx < 1e-3 || rx + 1 - fx < 1e-3)
+    if (fn_privacy_snap_float(e->lat, e->lon, &slat, &slon, &key) != 0)
         return -1;
-    key = (uint64_t)(ry + 8192) << 24 | (uint64_t)(rx + 16384);
     slot = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 58);
     if (c->snap[slot].key != key) {
         c->snap[slot].key = key;
-        c->snap[slot].dist_km = fn_haversine_km(c->q->lat, c->q->lon, (ry + 0.5) * FN_PRIVACY_CELL_DEG,
-                                                (rx + 0.5) * FN_PRIVACY_CELL_DEG);
+        c->snap[slot].dist_km = fn_haversine_km(c->q->lat, c->q->lon, slat, slon);
     }
     return c->snap[slot].dist_km;
 }

@@ -170,7 +170,7 @@ void fn_state_visit_open_loads(const fn_state *s, double lat, double lon, double
 /* The highest rating (as fn_rating_q_value) of any truck in the index: a
  * search bounds the rating part of unseen trucks' scores with it. */
 double fn_state_best_truck_rating(const fn_state *s);
-/* The index's own numbers, for /metrics and the benchmarks. */
+/* The index's own numbers (cells, splits, depth, bytes), for tests and diagnostics. */
 void fn_state_grid_stats(const fn_state *s, fn_grid_stats *trucks, fn_grid_stats *loads);
 
 /* Bytes of memory the state holds (tables, arena, tokens, grids). */

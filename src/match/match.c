@@ -274,20 +274,15 @@ static int loses(const search *q, double ub, uint64_t id)
  * position is in. */
 static const snap_slot *snapped_parts(search *q, const fn_grid_entry *e)
 {
-    double fy = (double)e->lat / FN_PRIVACY_CELL_DEG, fx = (double)e->lon / FN_PRIVACY_CELL_DEG;
-    double ry = floor(fy), rx = floor(fx), slat, slon;
+    double slat, slon;
     uint64_t key;
     snap_slot *slot;
     fn_match_hit h = {0};
-    /* A float is within 1e-5 degree of the double it came from: 5e-4 of a cell. */
-    if (fy - ry < 1e-3 || ry + 1 - fy < 1e-3 || fx - rx < 1e-3 || rx + 1 - fx < 1e-3)
+    if (fn_privacy_snap_float(e->lat, e->lon, &slat, &slon, &key) != 0)
         return NULL;
-    key = (uint64_t)(ry + 8192) << 24 | (uint64_t)(rx + 16384);
     slot = &q->snap[(key * 0x9E3779B97F4A7C15ull) >> 58];
     if (slot->key == key)
         return slot;
-    slat = (ry + 0.5) * FN_PRIVACY_CELL_DEG; /* as fn_privacy_snap computes it */
-    slon = (rx + 0.5) * FN_PRIVACY_CELL_DEG;
     slot->key = key;
     slot->deadhead_km = fn_haversine_km(slat, slon, q->load->origin.lat, q->load->origin.lon) * q->circ;
     slot->ok = from_deadhead(q->cfg, q->load, 0, slot->deadhead_km, q->loaded_km, q->radius_km, q->now_s, &h);
