@@ -33,7 +33,7 @@ LDFLAGS  := -pthread $(SANFLAGS)
 LDLIBS   := $(PKG_LIBS) -lm
 
 # Library code: every .c under src/ except the two programs' mains.
-LIB_SRC  := $(sort $(wildcard src/common/*.c src/store/*.c src/core/*.c src/match/*.c src/auth/*.c src/http/*.c src/api/*.c))
+LIB_SRC  := $(sort $(wildcard src/common/*.c src/store/*.c src/core/*.c src/match/*.c src/auth/*.c src/http/*.c src/api/*.c src/sim/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 D_SRC    := $(wildcard src/freightd/*.c)
 CLI_SRC  := $(wildcard src/freight/*.c)
@@ -71,6 +71,7 @@ $(BIN)/freight: $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libfreight.a
 # Debian ships no glpk.pc, hence the fallback.  Never linked into the programs.
 GLPK_LIBS := $(shell pkg-config --libs glpk 2>/dev/null || echo -lglpk)
 $(BUILD)/tests/test_match_dispatch_glpk: TEST_LIBS := $(GLPK_LIBS)
+$(BUILD)/tests/test_sim_bound_glpk: TEST_LIBS := $(GLPK_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfreight.a
 	@mkdir -p $(dir $@)
