@@ -31,6 +31,7 @@
 #include "core/model.h"
 #include "freight/cities.h"
 #include "freight/cmds.h"
+#include "freight/gen.h"
 #include "freight/progress.h"
 
 #include <dirent.h>
@@ -1338,3 +1339,37 @@ out:
     fn_cities_free(&cities);
     return rc;
 }
+
+/* ---- the models for other commands (gen.h) ---- */
+
+struct fn_gen {
+    gen_model m;
+};
+
+fn_gen *fn_gen_open(const fn_cities *cities, uint64_t seed, int64_t start_s, uint64_t companies, uint64_t drivers,
+                    uint64_t loads)
+{
+    fn_gen *g = fn_xcalloc(1, sizeof(*g));
+    g->m.seed = seed;
+    g->m.start = start_s;
+    g->m.n_comp = companies;
+    g->m.n_drv = drivers;
+    g->m.n_load = loads;
+    if (model_build(&g->m, cities) != 0) {
+        model_free(&g->m);
+        free(g);
+        return NULL;
+    }
+    return g;
+}
+
+void fn_gen_close(fn_gen *g)
+{
+    if (!g)
+        return;
+    model_free(&g->m);
+    free(g);
+}
+
+void fn_gen_driver_json(const fn_gen *g, uint64_t id, fn_buf *b) { emit_driver(&g->m, id, b); }
+void fn_gen_load_json(const fn_gen *g, uint64_t id, fn_buf *b) { emit_load(&g->m, id, b); }

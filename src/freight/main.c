@@ -26,6 +26,7 @@ static const cmd cmds[] = {
     {"gen", fn_cmd_gen, "write the synthetic national dataset as JSON Lines (docs/dataset.md)"},
     {"import", fn_cmd_import, "load a dataset (freight gen's JSON Lines) into a new data dir, checked as the API checks it"},
     {"load", fn_cmd_load, "drive a running freightd like the real network: gateway positions and marketplace traffic (docs/load.md)"},
+    {"simulate", fn_cmd_simulate, "simulate freight days under each matching policy and the lower bound on empty km (docs/simulation.md)"},
     {"version", cmd_version, "print the version"},
 };
 
