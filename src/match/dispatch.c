@@ -72,6 +72,13 @@ static hnode hpop(heap *h)
 int64_t fn_dispatch_solve(size_t nrows, size_t ncols, const size_t *start, const uint32_t *cols, const int64_t *cost,
                           int32_t *row_col)
 {
+    return fn_dispatch_solve_dual(nrows, ncols, start, cols, cost, 0, row_col, NULL, NULL);
+}
+
+int64_t fn_dispatch_solve_dual(size_t nrows, size_t ncols, const size_t *start, const uint32_t *cols,
+                               const int64_t *cost, int64_t big_in, int32_t *row_col, int64_t *row_dual,
+                               int64_t *col_dual)
+{
     size_t ntot = ncols + nrows; /* column ncols + r is row r's private "unassigned" */
     int64_t maxc = 0, big, total = 0;
     int64_t *pr = fn_xcalloc(nrows ? nrows : 1, sizeof(int64_t));
@@ -91,8 +98,9 @@ int64_t fn_dispatch_solve(size_t nrows, size_t ncols, const size_t *start, const
         if (cost[e] > maxc)
             maxc = cost[e];
     /* Leaving a row unassigned costs more than any total of real edges, so
-     * the optimum matches as many rows as possible first. */
-    big = (maxc + 1) * (int64_t)(nrows + 1);
+     * the optimum matches as many rows as possible first.  A caller that
+     * will price edges outside this graph passes its own, larger bound. */
+    big = big_in > 0 ? big_in : (maxc + 1) * (int64_t)(nrows + 1);
     for (size_t v = 0; v < ntot; v++)
         match_col[v] = -1;
     for (size_t r = 0; r < nrows; r++)
@@ -164,6 +172,10 @@ int64_t fn_dispatch_solve(size_t nrows, size_t ncols, const size_t *start, const
                     break;
                 }
     }
+    if (row_dual)
+        memcpy(row_dual, pr, nrows * sizeof(int64_t));
+    if (col_dual)
+        memcpy(col_dual, pc, ntot * sizeof(int64_t));
     free(pr), free(pc), free(dcol), free(drow), free(match_col), free(match_row), free(prev), free(stamp);
     free(done), free(settled), free(rows_hit), free(h.a);
     return total;

@@ -64,4 +64,20 @@ void fn_dispatch_result_free(fn_dispatch_result *r);
 int64_t fn_dispatch_solve(size_t nrows, size_t ncols, const size_t *start, const uint32_t *cols, const int64_t *cost,
                           int32_t *row_col);
 
+/* The same solver, also returning an optimality certificate.  big is the
+ * cost of leaving a row unassigned; it must exceed the cost change of any
+ * augmenting path (nrows x the largest edge cost that can ever be offered
+ * does), and 0 picks (largest cost in the graph + 1) x (nrows + 1).  When
+ * row_dual (nrows entries) and col_dual (ncols + nrows entries: the real
+ * columns, then row r's private "unassigned" column at ncols + r) are not
+ * NULL, they receive the potentials of the final matching: for every edge
+ * (r, c), private ones included (cost big), cost - row_dual[r] -
+ * col_dual[c] >= 0, with equality on the chosen edges; col_dual <= 0, and 0
+ * on every column left free.  So any edge (r, c) outside the graph with
+ * cost >= row_dual[r] + col_dual[c] could not improve the optimum: column
+ * generation prices candidate edges with these. */
+int64_t fn_dispatch_solve_dual(size_t nrows, size_t ncols, const size_t *start, const uint32_t *cols,
+                               const int64_t *cost, int64_t big, int32_t *row_col, int64_t *row_dual,
+                               int64_t *col_dual);
+
 #endif
