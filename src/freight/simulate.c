@@ -162,6 +162,7 @@ static void usage(FILE *f)
             "  --dispatch-km KM     dispatch radius (300) --dispatch-every-min M  interval (10)\n"
             "  --give-up-h H        idle hours away from home before driving home (8)\n"
             "  --home-weight W      backhaul: weight of the trip home in its cost (0.3)\n"
+            "  --no-prebook         backhaul: promise loads only to idle trucks, not to loaded ones\n"
             "  --cities FILE        the city list (data/cn_cities.csv)\n");
 }
 
@@ -180,65 +181,119 @@ static int parse_num(const char *opt, const char *v, double lo, double hi, doubl
 typedef struct run {
     int policy;
     fn_sim_result r;
+    int have_bound;
+    fn_bound_result b;    /* the least empty km for the loads this policy served */
+    double bound_s;
 } run;
 
-/* Empty km per loaded km, the figure the policies are compared on: it does
- * not favour a plan that serves fewer loads. */
-static double empty_per_loaded(double empty, double loaded) { return loaded > 0 ? empty / loaded : 0; }
+/* The km a policy's plan drove empty, trips home at the end included: what
+ * the bound bounds. */
+static double plan_empty_km(const run *u) { return u->r.empty_km + u->r.final_return_km; }
+static double x_bound(const run *u) { return u->b.empty_km > 0 ? plan_empty_km(u) / u->b.empty_km : NAN; }
+static double bound_rate(const run *u) { return u->b.empty_km / (u->b.empty_km + u->b.loaded_km); }
 
-static int write_results(const char *dir, const fn_sim_config *base, size_t nt, size_t nl, const run *runs, size_t nr,
-                         const fn_bound_result *bd, int have_bound, double bound_s)
+/* The bound for the loads run u served, from the same starting fleet. */
+static int solve_bound(const fn_sim_config *base, const scenario *sc, run *u)
+{
+    fn_bound_config bc;
+    fn_bound_truck *bt = fn_xmalloc((sc->nt ? sc->nt : 1) * sizeof(*bt));
+    fn_bound_load *bl = fn_xmalloc((sc->nl ? sc->nl : 1) * sizeof(*bl));
+    size_t n = 0;
+    uint64_t t0 = fn_mono_ns();
+    int rc;
+
+    memset(&bc, 0, sizeof(bc));
+    bc.circuity = base->circuity;
+    bc.speed_kmh = base->speed_kmh;
+    bc.service_s = base->service_s;
+    bc.closed = 1;
+    bc.home_km = base->home_km;
+    for (size_t i = 0; i < sc->nt; i++) {
+        const fn_driver *d = &sc->trucks[i];
+        memset(&bt[i], 0, sizeof(bt[i]));
+        bt[i].lat = d->pos_ts ? d->lat : d->home_lat;
+        bt[i].lon = d->pos_ts ? d->lon : d->home_lon;
+        bt[i].t_s = base->start_s;
+        bt[i].truck_type = d->truck_type;
+        bt[i].length_idx = d->length_idx;
+        bt[i].capacity_kg = d->capacity_kg;
+        bt[i].volume_l = d->volume_l;
+        bt[i].home_lat = d->home_lat;
+        bt[i].home_lon = d->home_lon;
+    }
+    for (size_t j = 0; j < sc->nl; j++) {
+        const fn_load *l = &sc->loads[j];
+        if (u->r.load_truck[j] < 0)
+            continue;
+        bl[n++] = (fn_bound_load){l->origin.lat, l->origin.lon, l->dest.lat, l->dest.lon, l->pickup_earliest_at,
+                                  l->pickup_latest_at, l->types_mask, l->min_length_idx, l->weight_kg, l->volume_l};
+    }
+    rc = fn_bound_solve(&bc, bt, sc->nt, bl, n, &u->b);
+    u->bound_s = (double)(fn_mono_ns() - t0) / 1e9;
+    u->have_bound = rc == 0;
+    if (rc != 0)
+        fprintf(stderr, "freight simulate: the lower bound for %s failed: %s\n", fn_sim_policy_name(u->policy),
+                fn_strerror(rc));
+    free(bt), free(bl);
+    return rc;
+}
+
+static int write_results(const char *dir, const fn_sim_config *base, const scenario *sc, uint64_t seed,
+                         const run *runs, size_t nr)
 {
     char path[4096];
     json_t *root = json_object(), *arr = json_array();
-    double bound_epl = have_bound ? empty_per_loaded(bd->empty_km, bd->loaded_km) : 0;
     int rc;
 
-    json_object_set_new(root, "trucks", json_integer((json_int_t)nt));
-    json_object_set_new(root, "loads", json_integer((json_int_t)nl));
+    json_object_set_new(root, "trucks", json_integer((json_int_t)sc->nt));
+    json_object_set_new(root, "loads", json_integer((json_int_t)sc->nl));
     json_object_set_new(root, "days", json_integer(base->days));
+    json_object_set_new(root, "seed", json_integer((json_int_t)seed));
     json_object_set_new(root, "speed_kmh", json_real(base->speed_kmh));
     for (size_t k = 0; k < nr; k++) {
-        const fn_sim_result *r = &runs[k].r;
+        const run *u = &runs[k];
+        const fn_sim_result *r = &u->r;
         json_t *o = json_object(), *h = json_array();
-        json_object_set_new(o, "policy", json_string(fn_sim_policy_name(runs[k].policy)));
+        json_object_set_new(o, "policy", json_string(fn_sim_policy_name(u->policy)));
         json_object_set_new(o, "loads_booked", json_integer((json_int_t)r->booked));
         json_object_set_new(o, "loads_delivered", json_integer((json_int_t)r->delivered));
         json_object_set_new(o, "loads_expired", json_integer((json_int_t)r->expired));
         json_object_set_new(o, "empty_km", json_real(r->empty_km));
         json_object_set_new(o, "deadhead_km", json_real(r->deadhead_km));
         json_object_set_new(o, "return_km", json_real(r->return_km));
+        json_object_set_new(o, "final_return_km", json_real(r->final_return_km));
         json_object_set_new(o, "loaded_km", json_real(r->loaded_km));
         json_object_set_new(o, "empty_rate", json_real(r->empty_rate));
-        if (have_bound && bound_epl > 0)
-            json_object_set_new(o, "x_bound", json_real(empty_per_loaded(r->empty_km, r->loaded_km) / bound_epl));
         json_object_set_new(o, "match_p50_min", json_real(r->match_p50_min));
         json_object_set_new(o, "match_p90_min", json_real(r->match_p90_min));
         json_object_set_new(o, "revenue_per_truck_day_yuan", json_real(r->revenue_per_truck_day));
         json_object_set_new(o, "trucks_used", json_integer((json_int_t)r->trucks_used));
         json_object_set_new(o, "returns_home", json_integer((json_int_t)r->returns));
+        json_object_set_new(o, "dispatch_runs", json_integer((json_int_t)r->dispatch_runs));
         json_object_set_new(o, "wall_s", json_real(r->wall_s));
-        for (size_t i = 0; i < r->hours; i++) {
-            double e = r->hour_empty_km[i], l = r->hour_loaded_km[i];
-            json_array_append_new(h, json_pack("{s:f, s:f, s:i}", "empty_km", e, "loaded_km", l, "booked",
-                                               (json_int_t)r->hour_booked[i]));
+        if (u->have_bound) {
+            json_t *b = json_object();
+            json_object_set_new(b, "empty_km", json_real(u->b.empty_km));
+            json_object_set_new(b, "home_km", json_real(u->b.home_km_total));
+            json_object_set_new(b, "loaded_km", json_real(u->b.loaded_km));
+            json_object_set_new(b, "empty_rate", json_real(bound_rate(u)));
+            json_object_set_new(b, "loads_served", json_integer((json_int_t)u->b.served));
+            json_object_set_new(b, "homes_matched", json_integer((json_int_t)u->b.homes_matched));
+            json_object_set_new(b, "exact", json_boolean(u->b.exact));
+            json_object_set_new(b, "rounds", json_integer((json_int_t)u->b.rounds));
+            json_object_set_new(b, "edges", json_integer((json_int_t)u->b.edges));
+            json_object_set_new(b, "wall_s", json_real(u->bound_s));
+            json_object_set_new(o, "bound", b);
+            json_object_set_new(o, "plan_empty_km", json_real(plan_empty_km(u)));
+            json_object_set_new(o, "x_bound", json_real(x_bound(u)));
         }
+        for (size_t i = 0; i < r->hours; i++)
+            json_array_append_new(h, json_pack("{s:f, s:f, s:i}", "empty_km", r->hour_empty_km[i], "loaded_km",
+                                               r->hour_loaded_km[i], "booked", (json_int_t)r->hour_booked[i]));
         json_object_set_new(o, "hours", h);
         json_array_append_new(arr, o);
     }
     json_object_set_new(root, "policies", arr);
-    if (have_bound) {
-        json_t *b = json_object();
-        json_object_set_new(b, "loads_served", json_integer((json_int_t)bd->served));
-        json_object_set_new(b, "empty_km", json_real(bd->empty_km));
-        json_object_set_new(b, "loaded_km", json_real(bd->loaded_km));
-        json_object_set_new(b, "empty_rate", json_real(bd->empty_km / (bd->empty_km + bd->loaded_km)));
-        json_object_set_new(b, "exact", json_boolean(bd->exact));
-        json_object_set_new(b, "rounds", json_integer((json_int_t)bd->rounds));
-        json_object_set_new(b, "edges", json_integer((json_int_t)bd->edges));
-        json_object_set_new(b, "wall_s", json_real(bound_s));
-        json_object_set_new(root, "bound", b);
-    }
     snprintf(path, sizeof(path), "%s/results.json", dir);
     rc = json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
     json_decref(root);
@@ -247,35 +302,32 @@ static int write_results(const char *dir, const fn_sim_config *base, size_t nt, 
     return rc;
 }
 
-static int write_charts(const char *dir, const fn_sim_config *base, const scenario *sc, const run *runs, size_t nr,
-                        const fn_bound_result *bd, int have_bound)
+static int write_charts(const char *dir, const fn_sim_config *base, const scenario *sc, const run *runs, size_t nr)
 {
     char path[4096];
-    const char *cats[FN_SIM__POLICIES + 1];
-    double vals[FN_SIM__POLICIES + 1];
-    size_t nc = 0;
+    const char *cats[FN_SIM__POLICIES];
+    double vals[2 * FN_SIM__POLICIES];
+    int have_bound = 1;
     fn_chart c;
     int rc = 0;
 
-    /* The empty-running rate of each policy and of the bound. */
+    /* Each policy's empty-running rate, and its bound's. */
     for (size_t k = 0; k < nr; k++) {
-        cats[nc] = fn_sim_policy_name(runs[k].policy);
-        vals[nc++] = 100.0 * runs[k].r.empty_rate;
-    }
-    if (have_bound) {
-        cats[nc] = "lower bound";
-        vals[nc++] = 100.0 * bd->empty_km / (bd->empty_km + bd->loaded_km);
+        cats[k] = fn_sim_policy_name(runs[k].policy);
+        vals[k] = 100.0 * runs[k].r.empty_rate;
+        vals[nr + k] = runs[k].have_bound ? 100.0 * bound_rate(&runs[k]) : NAN;
+        have_bound &= runs[k].have_bound;
     }
     memset(&c, 0, sizeof(c));
     c.title = "空驶率 Empty-running rate by policy";
-    c.subtitle = "empty km / all km driven; the bound is the least any plan can do for the same loads";
+    c.subtitle = "empty km / all km driven; the bound: the least any plan can do for the same loads";
     c.xlabel = "policy";
     c.ylabel = "% of truck-km driven empty";
     c.yfmt = "%.0f%%";
     {
-        const char *series[1] = {"empty-running rate"};
+        const char *series[2] = {"policy", "lower bound, same loads"};
         snprintf(path, sizeof(path), "%s/empty_rate.svg", dir);
-        rc |= fn_chart_bars(path, &c, cats, nc, series, 1, vals, "%.1f%%");
+        rc |= fn_chart_bars(path, &c, cats, nr, series, have_bound ? 2 : 1, vals, "%.1f%%");
     }
 
     /* The empty-running rate hour by hour. */
@@ -294,17 +346,18 @@ static int write_charts(const char *dir, const fn_sim_config *base, const scenar
             s[k] = (fn_chart_series){fn_sim_policy_name(runs[k].policy), x, y + k * hours, hours};
         }
         memset(&c, 0, sizeof(c));
-        c.title = "空驶率 Empty-running rate through the day";
-        c.subtitle = "empty km started in the hour / all km started in the hour";
+        c.title = "空驶率 Empty-running rate hour by hour";
+        c.subtitle = "empty km / all km, by the hour each leg starts";
         c.xlabel = "hour from the start";
         c.ylabel = "% empty";
         c.yfmt = "%.0f%%";
+        c.xstep = base->days > 2 ? 12 : 6;
         snprintf(path, sizeof(path), "%s/empty_by_hour.svg", dir);
         rc |= fn_chart_lines(path, &c, s, nr);
         free(x), free(y);
     }
 
-    /* Time to match: the distribution per policy. */
+    /* Time from posting to booking, per policy. */
     {
         fn_chart_series s[FN_SIM__POLICIES];
         double *y[FN_SIM__POLICIES];
@@ -318,7 +371,7 @@ static int write_charts(const char *dir, const fn_sim_config *base, const scenar
             s[k] = (fn_chart_series){fn_sim_policy_name(runs[k].policy), NULL, y[k], n};
         }
         memset(&c, 0, sizeof(c));
-        c.title = "Time to match 撮合时间";
+        c.title = "撮合时间 Time to match";
         c.subtitle = "minutes from posting to booking, booked loads";
         c.xlabel = "minutes";
         c.ylabel = "share of booked loads";
@@ -326,6 +379,20 @@ static int write_charts(const char *dir, const fn_sim_config *base, const scenar
         rc |= fn_chart_cdf(path, &c, s, nr);
         for (size_t k = 0; k < nr; k++)
             free(y[k]);
+    }
+
+    /* Revenue per truck-day. */
+    {
+        const char *series[1] = {"yuan per truck-day"};
+        for (size_t k = 0; k < nr; k++)
+            vals[k] = runs[k].r.revenue_per_truck_day;
+        memset(&c, 0, sizeof(c));
+        c.title = "Revenue per truck-day 单车日收入";
+        c.subtitle = "prices of the loads delivered / (trucks x days), the whole fleet";
+        c.xlabel = "policy";
+        c.ylabel = "yuan";
+        snprintf(path, sizeof(path), "%s/revenue.svg", dir);
+        rc |= fn_chart_bars(path, &c, cats, nr, series, 1, vals, "%.0f");
     }
     if (rc)
         fprintf(stderr, "freight simulate: cannot write the charts in %s\n", dir);
@@ -342,14 +409,11 @@ int fn_cmd_simulate(int argc, char **argv)
     fn_sim_config base;
     fn_cities cities;
     scenario sc = {0};
-    run runs[FN_SIM__POLICIES];
+    static run runs[FN_SIM__POLICIES];
     size_t nr = 0;
-    fn_bound_result bd;
-    int have_bound = 0;
-    double bound_s = 0;
 
     fn_sim_config_default(&base, FN_SIM_BOARD);
-    memset(&bd, 0, sizeof(bd));
+    memset(runs, 0, sizeof(runs));
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -358,6 +422,10 @@ int fn_cmd_simulate(int argc, char **argv)
         }
         if (!strcmp(a, "--no-bound")) {
             bound = 0;
+            continue;
+        }
+        if (!strcmp(a, "--no-prebook")) {
+            base.prebook = 0;
             continue;
         }
         if (!val) {
@@ -468,58 +536,43 @@ int fn_cmd_simulate(int argc, char **argv)
         }
         fn_progress_end(&pg);
     }
-    if (bound) {
-        fn_bound_config bc = {base.circuity, base.speed_kmh, base.service_s, 0};
-        fn_bound_truck *bt = fn_xmalloc((sc.nt ? sc.nt : 1) * sizeof(*bt));
-        fn_bound_load *bl = fn_xmalloc((sc.nl ? sc.nl : 1) * sizeof(*bl));
-        uint64_t t0 = fn_mono_ns();
-        for (size_t i = 0; i < sc.nt; i++) {
-            const fn_driver *d = &sc.trucks[i];
-            bt[i] = (fn_bound_truck){d->pos_ts ? d->lat : d->home_lat, d->pos_ts ? d->lon : d->home_lon, base.start_s,
-                                     d->truck_type, d->length_idx, d->capacity_kg, d->volume_l};
-        }
-        for (size_t j = 0; j < sc.nl; j++) {
-            const fn_load *l = &sc.loads[j];
-            bl[j] = (fn_bound_load){l->origin.lat, l->origin.lon, l->dest.lat, l->dest.lon, l->pickup_earliest_at,
-                                    l->pickup_latest_at, l->types_mask, l->min_length_idx, l->weight_kg, l->volume_l};
-        }
-        fprintf(stderr, "bound: solving ...\n");
-        if (fn_bound_solve(&bc, bt, sc.nt, bl, sc.nl, &bd) == 0)
-            have_bound = 1;
-        else
-            fprintf(stderr, "freight simulate: the lower bound failed\n");
-        bound_s = (double)(fn_mono_ns() - t0) / 1e9;
-        free(bt), free(bl);
-    }
-
-    {
-        double bound_epl = have_bound ? empty_per_loaded(bd.empty_km, bd.loaded_km) : 0;
-        printf("\n| policy | loads served | empty km | loaded km | empty-running rate | x bound | "
-               "time to match p50 / p90 (min) | revenue per truck-day (yuan) | run (s) |\n"
-               "|---|---|---|---|---|---|---|---|---|\n");
+    if (bound)
         for (size_t k = 0; k < nr; k++) {
-            const fn_sim_result *r = &runs[k].r;
-            char xb[32] = "-";
-            if (have_bound && bound_epl > 0)
-                snprintf(xb, sizeof(xb), "%.2f", empty_per_loaded(r->empty_km, r->loaded_km) / bound_epl);
-            printf("| %s | %zu (%.1f%%) | %.0f | %.0f | %.1f%% | %s | %.0f / %.0f | %.0f | %.1f |\n",
-                   fn_sim_policy_name(runs[k].policy), r->delivered, sc.nl ? 100.0 * r->delivered / sc.nl : 0,
-                   r->empty_km, r->loaded_km, 100 * r->empty_rate, xb, r->match_p50_min, r->match_p90_min,
-                   r->revenue_per_truck_day, r->wall_s);
+            fprintf(stderr, "bound for %s: solving ...\n", fn_sim_policy_name(runs[k].policy));
+            if (solve_bound(&base, &sc, &runs[k]) != 0)
+                goto out;
         }
-        if (have_bound)
-            printf("| lower bound%s | %zu (%.1f%%) | %.0f | %.0f | %.1f%% | 1.00 | - | - | %.1f |\n",
-                   bd.exact ? "" : " (not proven exact)", bd.served, sc.nl ? 100.0 * bd.served / sc.nl : 0,
-                   bd.empty_km, bd.loaded_km, 100 * bd.empty_km / (bd.empty_km + bd.loaded_km), bound_s);
+
+    printf("\n| policy | loads served | empty km | loaded km | empty-running rate | plan's empty km with trips home "
+           "| bound for the same loads | x bound | time to match p50 / p90 (min) | revenue per truck-day (yuan) "
+           "| run (s) | bound (s) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t k = 0; k < nr; k++) {
+        const run *u = &runs[k];
+        const fn_sim_result *r = &u->r;
+        char bb[64] = "-", xb[32] = "-", bs[32] = "-";
+        if (u->have_bound) {
+            snprintf(bb, sizeof(bb), "%.0f (%.1f%%)%s", u->b.empty_km, 100 * bound_rate(u), u->b.exact ? "" : " *");
+            snprintf(xb, sizeof(xb), "%.2f", x_bound(u));
+            snprintf(bs, sizeof(bs), "%.1f", u->bound_s);
+        }
+        printf("| %s | %zu (%.1f%%) | %.0f | %.0f | %.1f%% | %.0f | %s | %s | %.0f / %.0f | %.0f | %.1f | %s |\n",
+               fn_sim_policy_name(u->policy), r->delivered, sc.nl ? 100.0 * r->delivered / sc.nl : 0, r->empty_km,
+               r->loaded_km, 100 * r->empty_rate, plan_empty_km(u), bb, xb, r->match_p50_min, r->match_p90_min,
+               r->revenue_per_truck_day, r->wall_s, bs);
     }
-    if (out_dir && (write_results(out_dir, &base, sc.nt, sc.nl, runs, nr, &bd, have_bound, bound_s) != 0 ||
-                    write_charts(out_dir, &base, &sc, runs, nr, &bd, have_bound) != 0))
+    for (size_t k = 0; k < nr; k++)
+        if (runs[k].have_bound && !runs[k].b.exact) {
+            printf("* not proven optimal within %d rounds: still a lower bound\n", FN_BOUND_MAX_ROUNDS);
+            break;
+        }
+    if (out_dir && (write_results(out_dir, &base, &sc, seed, runs, nr) != 0 || write_charts(out_dir, &base, &sc, runs, nr) != 0))
         goto out;
     rc = 0;
 out:
-    for (size_t k = 0; k < nr; k++)
+    for (size_t k = 0; k < nr; k++) {
         fn_sim_result_free(&runs[k].r);
-    fn_bound_result_free(&bd);
+        fn_bound_result_free(&runs[k].b);
+    }
     free(sc.trucks), free(sc.loads);
     fn_cities_free(&cities);
     return rc;

@@ -45,6 +45,7 @@ void fn_sim_config_default(fn_sim_config *cfg, int policy)
     cfg->dispatch_every_s = 600;
     cfg->dispatch_k = 16;
     cfg->home_weight = 0.3;
+    cfg->prebook = 1;
     cfg->give_up_s = 8 * 3600;
     cfg->home_km = 50;
 }
@@ -113,6 +114,8 @@ enum { TR_IDLE, TR_TO_PICKUP, TR_LOADED, TR_TO_HOME };
 typedef struct sim_truck {
     uint8_t state;
     uint64_t epoch;     /* bumped by every booking and every move, so stale give-ups are ignored */
+    int64_t free_at;    /* loaded: when it will be free at the delivery point */
+    uint64_t next_load; /* backhaul: the load (state id) it is to take on delivery, 0 none */
 } sim_truck;
 
 typedef struct sim {
@@ -134,9 +137,11 @@ typedef struct sim {
     fn_truck_hit *thits;
     fn_load_hit *lhits;
     fn_grid *away;          /* idle trucks away from home (item = truck index) */
+    fn_grid *soon;          /* backhaul: loaded trucks with nothing next, at their delivery point */
     uint64_t *open;         /* backhaul: loads posted and perhaps still open (state ids) */
     size_t nopen, capopen;
     int32_t *col_of;        /* backhaul: truck index -> column in this tick's graph, -1 */
+    uint8_t *promised;      /* backhaul: per state load id - 1, promised to a loaded truck */
     int err;
 } sim;
 
@@ -202,6 +207,8 @@ static void book(sim *m, size_t i, uint64_t lid)
     m->out->booked++;
     m->out->load_truck[j] = (int32_t)i;
     m->out->load_booked_at[j] = m->now;
+    if (!m->out->load_matched_at[j])
+        m->out->load_matched_at[j] = m->now;
     m->out->load_deadhead_km[j] = dh;
     m->out->deadhead_km += dh;
     m->out->truck_empty_km[i] += dh;
@@ -303,6 +310,7 @@ static double home_left_km(const sim *m, const fn_driver *d, double lat, double 
 typedef struct away_ctx {
     const sim *m;
     const fn_load *l;
+    int soon;           /* the soon grid: the truck must also reach the pickup in time */
 } away_ctx;
 
 /* Keeps the away trucks that fit the load, ranked by great-circle distance. */
@@ -316,12 +324,25 @@ static int away_fits(void *arg, const fn_grid_entry *e, double bound_km, double 
         d->capacity_kg < l->weight_kg || (l->volume_l && d->volume_l && d->volume_l < l->volume_l))
         return 0;
     *dist_km = fn_haversine_km(l->origin.lat, l->origin.lon, e->lat, e->lon);
+    if (a->soon && a->m->tr[e->item].free_at + drive_s(a->m, *dist_km * a->m->cfg->circuity) >= l->pickup_latest_at)
+        return 0;
     return 1;
+}
+
+/* Promises load lid to loaded truck i for when it delivers: it books the
+ * load then (the engine books only trucks that are free). */
+static void prebook(sim *m, size_t i, uint64_t lid)
+{
+    m->tr[i].next_load = lid;
+    m->promised[lid - 1] = 1;
+    m->out->load_matched_at[m->load_of_id[lid - 1]] = m->now;
+    fn_grid_remove(m->soon, (uint32_t)i);
 }
 
 typedef struct bh_edge {
     uint32_t row, truck;
     double km;          /* deadhead + the trip home after the load - the trip home saved */
+    int soon;           /* the truck is loaded: the load is promised to it for after its delivery */
 } bh_edge;
 
 /*
@@ -344,7 +365,7 @@ static void backhaul_tick(sim *m)
     size_t *start;
     int64_t *cost;
     int32_t *row_col;
-    fn_grid_hit *gh = fn_xmalloc(k * sizeof(*gh));
+    fn_grid_hit *gh = fn_xmalloc(2 * k * sizeof(*gh));
     double shift = 0;
 
     if (k > 32)
@@ -352,8 +373,8 @@ static void backhaul_tick(sim *m)
     for (size_t o = 0; o < m->nopen; o++) {
         const fn_load *l = fn_state_load(m->s, m->open[o]);
         fn_truck_query q;
-        size_t n, ng, row_start = ne;
-        away_ctx ac = {m, l};
+        size_t n, ng, ns, row_start = ne;
+        away_ctx ac = {m, l, 0}, sc = {m, l, 1};
         if (fn_load_status(l, m->now) != FN_LS_OPEN)
             continue;
         m->open[w++] = m->open[o];
@@ -369,26 +390,39 @@ static void backhaul_tick(sim *m)
         q.exact = 1;
         n = fn_state_trucks_near(m->s, &q, m->thits);
         ng = fn_grid_nearest(m->away, 1, q.lat, q.lon, q.radius_km, 0, k, away_fits, &ac, gh);
-        for (size_t h = 0; h < n + ng; h++) {
+        ns = m->cfg->prebook ? fn_grid_nearest(m->soon, 1, q.lat, q.lon, q.radius_km, 0, k, away_fits, &sc, gh + ng)
+                             : 0;
+        for (size_t h = 0; h < n + ng + ns; h++) {
             const fn_driver *d = h < n ? m->thits[h].driver : fn_state_driver(m->s, (uint64_t)gh[h - n].item + 1);
             size_t ti = (size_t)(d->id - 1);
+            int soon = h >= n + ng;
+            double flat = d->lat, flon = d->lon, dh, here, beta = m->cfg->home_weight;
             fn_match_hit mh;
             int dup = 0;
             for (size_t e = row_start; e < ne && !dup; e++)
                 dup = es[e].truck == ti;
-            if (dup || fn_match_score_truck(m->s, &m->mcfg, l, d, m->cfg->dispatch_km, 1, m->now, &mh) != 0)
+            if (dup)
                 continue;
+            if (soon) {
+                /* Free at its delivery point when that trip ends (checked in time by the filter). */
+                const fn_load *cur = fn_state_load(m->s, fn_state_booking(m->s, d->booking_id)->load_id);
+                flat = cur->dest.lat;
+                flon = cur->dest.lon;
+                dh = road_km(m, flat, flon, l->origin.lat, l->origin.lon);
+                if (dh > m->cfg->dispatch_km)
+                    continue;
+            } else if (fn_match_score_truck(m->s, &m->mcfg, l, d, m->cfg->dispatch_km, 1, m->now, &mh) != 0) {
+                continue;
+            } else {
+                dh = mh.deadhead_km;
+            }
             if (ne == cape)
                 es = fn_xrealloc(es, (cape *= 2) * sizeof(*es));
-            {
-                double here = home_left_km(m, d, d->lat, d->lon);
-                double beta = m->cfg->home_weight;
-                here *= beta;
-                es[ne++] = (bh_edge){(uint32_t)nrows, (uint32_t)ti,
-                                     mh.deadhead_km + beta * home_left_km(m, d, l->dest.lat, l->dest.lon) - here};
-                if (here > shift)
-                    shift = here;
-            }
+            here = beta * home_left_km(m, d, flat, flon);
+            es[ne++] = (bh_edge){(uint32_t)nrows, (uint32_t)ti,
+                                 dh + beta * home_left_km(m, d, l->dest.lat, l->dest.lon) - here, soon};
+            if (here > shift)
+                shift = here;
         }
         if (ne > row_start)
             rows[nrows++] = l->id;
@@ -419,9 +453,26 @@ static void backhaul_tick(sim *m)
     if (nrows > 0) {
         fn_dispatch_solve(nrows, ncols, start, cols, cost, row_col);
         m->out->dispatch_runs++;
-        for (size_t r = 0; r < nrows; r++)
-            if (row_col[r] >= 0)
-                book(m, col_truck[row_col[r]], rows[r]);
+        for (size_t r = 0; r < nrows; r++) {
+            uint32_t t;
+            int soon = 0;
+            if (row_col[r] < 0)
+                continue;
+            t = col_truck[row_col[r]];
+            for (size_t e = start[r]; e < start[r + 1]; e++)
+                if (cols[e] == (uint32_t)row_col[r])
+                    soon = es[e].soon;
+            if (soon)
+                prebook(m, t, rows[r]);
+            else
+                book(m, t, rows[r]);
+        }
+        /* Promised loads leave the open list. */
+        w = 0;
+        for (size_t o = 0; o < m->nopen; o++)
+            if (!m->promised[m->open[o] - 1])
+                m->open[w++] = m->open[o];
+        m->nopen = w;
     }
     for (size_t c = 0; c < ncols; c++)
         m->col_of[col_truck[c]] = -1;
@@ -499,6 +550,9 @@ static void on_arrive(sim *m, size_t j)
     if (apply(m, FN_REC_PICKUP) != 0)
         return;
     m->tr[i].state = TR_LOADED;
+    m->tr[i].free_at = picked + drive_s(m, km) + m->cfg->service_s;
+    if (m->cfg->policy == FN_SIM_BACKHAUL && m->cfg->prebook && !m->closed)
+        fn_grid_put(m->soon, (uint32_t)i, 0, l->dest.lat, l->dest.lon, 0, 0, 0);
     m->out->loaded_km += km;
     m->out->truck_loaded_km[i] += km;
     m->out->hour_loaded_km[hour_of(m, picked)] += km;
@@ -517,6 +571,13 @@ static void on_deliver(sim *m, size_t j)
     m->out->delivered++;
     m->out->load_delivered_at[j] = m->now;
     m->out->revenue_yuan += (double)l->price_fen / 100.0;
+    fn_grid_remove(m->soon, (uint32_t)i);
+    if (m->tr[i].next_load) {
+        uint64_t next = m->tr[i].next_load;
+        m->tr[i].next_load = 0;
+        book(m, i, next);
+        return;
+    }
     on_free(m, i, near_home(m, fn_state_driver(m->s, (uint64_t)i + 1)));
 }
 
@@ -586,6 +647,11 @@ static void create_fleet(sim *m)
             set_position(m, i, m->trucks[i].lat, m->trucks[i].lon);
         else
             set_position(m, i, d.home_lat, d.home_lon);
+        /* A truck that starts out on a lane is idle away from home like any other. */
+        if (!near_home(m, fn_state_driver(m->s, id))) {
+            fn_grid_put(m->away, (uint32_t)i, 0, m->trucks[i].lat, m->trucks[i].lon, 0, 0, 0);
+            ev_push(&m->q, m->cfg->start_s + m->cfg->give_up_s, EV_GIVE_UP, (uint32_t)i, m->tr[i].epoch);
+        }
     }
 }
 
@@ -612,7 +678,7 @@ static void finish(sim *m)
     size_t nw = 0;
     for (size_t j = 0; j < m->nl; j++) {
         if (o->load_truck[j] >= 0)
-            waits[nw++] = o->load_booked_at[j] - m->loads[j].created_at;
+            waits[nw++] = o->load_matched_at[j] - m->loads[j].created_at;
         else if (m->id_of_load[j])
             o->expired++;
     }
@@ -623,8 +689,11 @@ static void finish(sim *m)
     o->empty_km = o->deadhead_km + o->return_km;
     o->empty_rate = o->empty_km + o->loaded_km > 0 ? o->empty_km / (o->empty_km + o->loaded_km) : 0;
     o->revenue_per_truck_day = m->nt ? o->revenue_yuan / ((double)m->nt * m->cfg->days) : 0;
-    for (size_t i = 0; i < m->nt; i++)
+    for (size_t i = 0; i < m->nt; i++) {
+        const fn_driver *d = fn_state_driver(m->s, (uint64_t)i + 1);
         o->trucks_used += o->truck_loaded_km[i] > 0;
+        o->final_return_km += near_home(m, d) ? 0 : road_km(m, d->lat, d->lon, d->home_lat, d->home_lon);
+    }
 }
 
 int fn_sim_run(const fn_sim_config *cfg, const fn_driver *trucks, size_t nt, const fn_load *loads, size_t nl,
@@ -658,6 +727,8 @@ int fn_sim_run(const fn_sim_config *cfg, const fn_driver *trucks, size_t nt, con
     m.thits = fn_xmalloc(32 * sizeof(*m.thits));
     m.lhits = fn_xmalloc(64 * sizeof(*m.lhits));
     m.away = fn_grid_new(&scfg.area, 0.2, 1);
+    m.soon = fn_grid_new(&scfg.area, 0.2, 1);
+    m.promised = fn_xcalloc(nl ? nl : 1, 1);
     m.col_of = fn_xmalloc((nt ? nt : 1) * sizeof(*m.col_of));
     for (size_t i = 0; i < nt; i++)
         m.col_of[i] = -1;
@@ -665,6 +736,7 @@ int fn_sim_run(const fn_sim_config *cfg, const fn_driver *trucks, size_t nt, con
     out->loads = nl;
     out->load_truck = fn_xmalloc((nl ? nl : 1) * sizeof(int32_t));
     out->load_booked_at = fn_xcalloc(nl ? nl : 1, sizeof(int64_t));
+    out->load_matched_at = fn_xcalloc(nl ? nl : 1, sizeof(int64_t));
     out->load_delivered_at = fn_xcalloc(nl ? nl : 1, sizeof(int64_t));
     out->load_deadhead_km = fn_xcalloc(nl ? nl : 1, sizeof(double));
     out->truck_empty_km = fn_xcalloc(nt ? nt : 1, sizeof(double));
@@ -714,6 +786,8 @@ int fn_sim_run(const fn_sim_config *cfg, const fn_driver *trucks, size_t nt, con
     fn_state_free(m.s);
     fn_buf_free(&m.rec);
     fn_grid_free(m.away);
+    fn_grid_free(m.soon);
+    free(m.promised);
     free(m.open), free(m.col_of);
     free(m.q.a), free(m.tr), free(m.load_of_id), free(m.id_of_load), free(m.hits), free(m.thits), free(m.lhits);
     if (m.err)
@@ -723,7 +797,7 @@ int fn_sim_run(const fn_sim_config *cfg, const fn_driver *trucks, size_t nt, con
 
 void fn_sim_result_free(fn_sim_result *r)
 {
-    free(r->load_truck), free(r->load_booked_at), free(r->load_delivered_at), free(r->load_deadhead_km);
+    free(r->load_truck), free(r->load_booked_at), free(r->load_matched_at), free(r->load_delivered_at), free(r->load_deadhead_km);
     free(r->truck_empty_km), free(r->truck_loaded_km);
     free(r->hour_empty_km), free(r->hour_loaded_km), free(r->hour_booked);
     memset(r, 0, sizeof(*r));

@@ -19,7 +19,9 @@
  *
  * Loads are posted over [start, start + days); at the horizon no more
  * bookings are made and the trips already booked are driven to the end, so
- * every booking's empty and loaded km are both counted.  The result is the
+ * every booking's empty and loaded km are both counted.  Then every truck
+ * away from home goes home: those km are kept apart (final_return_km), as
+ * they belong to no day's rate but a plan for the day must pay them.  The result is the
  * same for the same input: events at the same second run in the order they
  * were scheduled, and every search breaks ties by id.
  */
@@ -56,6 +58,8 @@ typedef struct fn_sim_config {
     int64_t dispatch_every_s; /* dispatch: the interval (600) */
     size_t dispatch_k;        /* dispatch: trucks kept per load (16) */
     double home_weight;       /* backhaul: weight of the trip home in the cost (0.3) */
+    int prebook;              /* backhaul: also promise loads to loaded trucks for after
+                                 their delivery, from where and when it ends (1) */
     int64_t give_up_s;        /* an idle truck away from home drives home after this (8 h) */
     double home_km;           /* a truck within this of home is at home (50) */
     void (*progress)(void *arg, double frac); /* may be NULL; frac of the simulated time done */
@@ -74,6 +78,9 @@ typedef struct fn_sim_result {
     double empty_km;                     /* deadhead + return */
     double loaded_km;
     double empty_rate;                   /* empty / (empty + loaded) */
+    double final_return_km;              /* after the last delivery, every truck farther than
+                                            home_km from home drives home: the km that closes
+                                            the day, compared with the closed bound (bound.h) */
     double revenue_yuan;                 /* prices of the delivered loads */
     double revenue_per_truck_day;        /* over the whole fleet */
     double match_p50_min, match_p90_min; /* posting to booking, booked loads */
@@ -83,6 +90,7 @@ typedef struct fn_sim_result {
     /* per load: the truck's index (-1 never booked), when booked, the deadhead */
     int32_t *load_truck;
     int64_t *load_booked_at, *load_delivered_at;
+    int64_t *load_matched_at;  /* when it got its truck: booked, or promised before (backhaul) */
     double *load_deadhead_km;
     /* per truck: km driven empty (deadhead + return) and loaded */
     double *truck_empty_km, *truck_loaded_km;
