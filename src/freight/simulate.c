@@ -469,14 +469,19 @@ int fn_cmd_simulate(int argc, char **argv)
         fn_progress_end(&pg);
     }
     if (bound) {
-        fn_bound_config bc = {base.circuity, base.speed_kmh, base.service_s, 0};
+        fn_bound_config bc = {.circuity = base.circuity, .speed_kmh = base.speed_kmh, .service_s = base.service_s};
         fn_bound_truck *bt = fn_xmalloc((sc.nt ? sc.nt : 1) * sizeof(*bt));
         fn_bound_load *bl = fn_xmalloc((sc.nl ? sc.nl : 1) * sizeof(*bl));
         uint64_t t0 = fn_mono_ns();
         for (size_t i = 0; i < sc.nt; i++) {
             const fn_driver *d = &sc.trucks[i];
-            bt[i] = (fn_bound_truck){d->pos_ts ? d->lat : d->home_lat, d->pos_ts ? d->lon : d->home_lon, base.start_s,
-                                     d->truck_type, d->length_idx, d->capacity_kg, d->volume_l};
+            bt[i] = (fn_bound_truck){.lat = d->pos_ts ? d->lat : d->home_lat,
+                                     .lon = d->pos_ts ? d->lon : d->home_lon,
+                                     .t_s = base.start_s,
+                                     .truck_type = d->truck_type,
+                                     .length_idx = d->length_idx,
+                                     .capacity_kg = d->capacity_kg,
+                                     .volume_l = d->volume_l};
         }
         for (size_t j = 0; j < sc.nl; j++) {
             const fn_load *l = &sc.loads[j];

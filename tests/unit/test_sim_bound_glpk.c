@@ -266,7 +266,7 @@ typedef struct outcome {
 
 static outcome check(const scenario *sc)
 {
-    fn_bound_config cfg = {1.3, 50.0, 1800, sc->k};
+    fn_bound_config cfg = {.circuity = 1.3, .speed_kmh = 50.0, .service_s = 1800, .k = sc->k};
     fn_bound_truck *t = malloc((sc->nt + 1) * sizeof(*t));
     fn_bound_load *l = malloc((sc->nl + 1) * sizeof(*l));
     fn_bound_result res;
@@ -362,9 +362,9 @@ static void test_bound_against_glpk(void **state)
  * no column can reach stays unserved: three loads on a line, one truck. */
 static void test_chain_by_hand(void **state)
 {
-    fn_bound_config cfg = {1.0, 60.0, 0, 4};
+    fn_bound_config cfg = {.circuity = 1.0, .speed_kmh = 60.0, .service_s = 0, .k = 4};
     const double lat = 30.0, km = 1.0 / FN_KM_PER_DEG_LAT;
-    fn_bound_truck t = {lat, 120.0, T0, FN_TT_van, 5, 20000, 0};
+    fn_bound_truck t = {.lat = lat, .lon = 120.0, .t_s = T0, .truck_type = FN_TT_van, .length_idx = 5, .capacity_kg = 20000};
     /* A: 0 -> 60 km north, at T0; B: picks up 70 km north, by T0 + 2 h
      * (A's end is free at T0 + 1 h, 10 km away: reachable); C: picks up at
      * the truck's point by T0 - 1 (unreachable). */
