@@ -20,6 +20,16 @@
  * unserved carry pr >= big, so their search is bounded by time alone; that
  * is the price of exactness for them.
  *
+ * Closed mode appends one row per truck, its home, after the loads.  A home
+ * takes any column, so its searches read every layer with no filter, and
+ * its cost is 0 within home_km: a home row with a positive dual must look
+ * at every column within home_km, and beyond only as far as its dual.  Its
+ * first edges are the k nearest columns by road distance, not by cost (all
+ * columns at home tie at 0, and ranking them would read a whole city), and
+ * its own truck's start, so that the first graph already holds the plan
+ * where nobody moves.  big covers the longest trip home there can be, half
+ * the earth's circumference.
+ *
  * Both the first k-nearest graph and each check split the loads over two
  * threads; the grid is only read while they run.
  */
@@ -49,7 +59,7 @@ typedef struct bcol {
     uint8_t is_truck;
 } bcol;
 
-/* A row: a load's pickup, deadline and needs. */
+/* A row: a load's pickup, deadline and needs, or a truck's home. */
 typedef struct brow {
     double lat, lon;
     double latest_s;
@@ -57,22 +67,32 @@ typedef struct brow {
     uint32_t weight_kg, vol_l;
     uint16_t mask;
     int8_t min_len;
+    uint8_t is_home;     /* 1: a home row, which any column may feed */
+    uint32_t own;        /* a home row's own truck's start column */
 } brow;
 
 typedef struct bctx {
     const bcol *col;
     const brow *row;
-    size_t nt, nl, nc, k;
+    size_t nt, nl, nc, nr, k;   /* nr rows: the loads, then (closed) the homes */
     double circ, speed_kmh;
+    double home_km, home_m;     /* closed mode: the radius of "at home", in km and m */
     fn_grid *grid;
 } bctx;
 
-/* The edge (column c -> row r): 1 and its cost in metres when feasible. */
-static int edge_cost(const bctx *b, uint32_t c, uint32_t r, int64_t *cost_m)
+/* The edge (column c -> row r): 1 and its cost in metres when feasible,
+ * with *road_m its road metres (the cost too, but for a home row at home). */
+static int edge_cost(const bctx *b, uint32_t c, uint32_t r, int64_t *cost_m, int64_t *road_m)
 {
     const bcol *x = &b->col[c];
     const brow *y = &b->row[r];
     double dh;
+    if (y->is_home) {
+        dh = fn_haversine_km(x->lat, x->lon, y->lat, y->lon) * b->circ;
+        *road_m = (int64_t)llround(dh * 1000.0);
+        *cost_m = dh > b->home_km ? *road_m : 0;
+        return 1;
+    }
     if (!(x->mask & y->mask))
         return 0;
     if (x->is_truck) {
@@ -84,14 +104,14 @@ static int edge_cost(const bctx *b, uint32_t c, uint32_t r, int64_t *cost_m)
     dh = fn_haversine_km(x->lat, x->lon, y->lat, y->lon) * b->circ;
     if (x->t_s + dh / b->speed_kmh * 3600.0 > y->latest_s)
         return 0;
-    *cost_m = (int64_t)llround(dh * 1000.0);
+    *cost_m = *road_m = (int64_t)llround(dh * 1000.0);
     return 1;
 }
 
 /* ---- a bounded heap of candidates, worst on top ---- */
 
 typedef struct cand {
-    int64_t key;         /* cost (first graph) or reduced cost (checks) */
+    int64_t key;         /* road metres (first graph) or reduced cost (checks) */
     int64_t cost;
     uint32_t col;
 } cand;
@@ -149,33 +169,37 @@ static void search_visit(void *ctx, const fn_grid_entry *e, size_t n)
 {
     sctx *s = ctx;
     const bctx *b = s->b;
-    uint16_t mask = b->row[s->r].mask;
+    const brow *y = &b->row[s->r];
+    uint16_t mask = y->mask;
     double to_m = b->circ * 1000.0;
     for (size_t i = 0; i < n; i++) {
         uint32_t c = e[i].item;
-        int64_t cost, thr = 0;
+        int64_t cost, road, thr = 0;
         /* Whole-metre costs round: a pair half a metre beyond a bound may
          * still tie or beat it, hence the 1 m of slack below. */
         double low_m;
-        if (!(e[i].attr & mask))
+        if (!y->is_home && !(e[i].attr & mask))
             continue;
         low_m = fn_near_lb_km(&s->lb, e[i].lat, e[i].lon) * to_m;
         if (s->pc) {
             /* Violates iff cost < pr + pc; the heap keeps the k most
-             * negative reduced costs. */
+             * negative reduced costs.  A home's cost is 0 unless the road
+             * is surely longer than home_km. */
+            double low_cost = y->is_home && low_m <= b->home_m + 1.0 ? 0.0 : low_m;
             thr = s->pr + s->pc[c];
-            if (low_m > (double)thr + 1.0 || (s->n == b->k && low_m - (double)thr - 1.0 > (double)s->h[0].key))
+            if (low_cost > (double)thr + 1.0 ||
+                (s->n == b->k && low_cost - (double)thr - 1.0 > (double)s->h[0].key))
                 continue;
         } else if (s->n == b->k && low_m > (double)s->h[0].key + 1.0) {
             continue;
         }
-        if (!edge_cost(b, c, s->r, &cost))
+        if (!edge_cost(b, c, s->r, &cost, &road))
             continue;
         if (s->pc) {
             if (cost < thr)
                 cpush(s->h, &s->n, b->k, (cand){cost - thr, cost, c});
         } else {
-            cpush(s->h, &s->n, b->k, (cand){cost, cost, c});
+            cpush(s->h, &s->n, b->k, (cand){road, cost, c});
         }
     }
 }
@@ -194,60 +218,91 @@ static int cand_cmp(const void *a, const void *b)
     return x->key < y->key ? -1 : x->key > y->key ? 1 : (x->col > y->col) - (x->col < y->col);
 }
 
-/* The k best columns for row r into h (room for k); returns how many. */
+/* The k best columns for row r into h (room for k + 1: a home's own
+ * truck joins its first k); returns how many. */
 static size_t search_row(const bctx *b, uint32_t r, const int64_t *pr, const int64_t *pc, cand *h)
 {
     const brow *y = &b->row[r];
     double radius = y->reach_km;
-    uint32_t layers = (uint32_t)(y->mask & TYPE_BITS) | 1u << LOAD_END_LAYER;
+    uint32_t layers = y->is_home ? (1u << (LOAD_END_LAYER + 1)) - 1u
+                                 : (uint32_t)(y->mask & TYPE_BITS) | 1u << LOAD_END_LAYER;
     sctx s = {b, r, pc, pr ? pr[r] : 0, {0, 0, 0}, h, 0};
-    if (radius < 0 || !(y->mask & TYPE_BITS))
+    if (radius < 0 || !(layers & TYPE_BITS))
         return 0;
     if (pc) {
         if (s.pr <= 0) /* every cost >= 0 >= pr + pc */
             return 0;
         /* cost < pr needs road metres < pr: a great-circle radius, widened
-         * by a metre and a relative hair for rounding. */
+         * by a metre and a relative hair for rounding.  At home every
+         * column costs 0, so a home's radius is at least home_km. */
         double by_dual = ((double)s.pr + 1.0) / (b->circ * 1000.0) * (1.0 + 1e-9) + 1e-6;
+        if (y->is_home)
+            by_dual = fmax(by_dual, b->home_km / b->circ * (1.0 + 1e-9) + 1e-6);
         radius = by_dual < radius ? by_dual : radius;
+    } else if (y->is_home) {
+        /* The first graph only guesses, so a home need not look farther
+         * than its own truck and some way beyond. */
+        const bcol *o = &b->col[y->own];
+        radius = fmin(radius, fn_haversine_km(o->lat, o->lon, y->lat, y->lon) + b->home_km / b->circ + 100.0);
     }
     fn_near_lb_init(&s.lb, y->lat, y->lon, radius);
     fn_grid_visit(b->grid, layers, y->lat, y->lon, radius, 0.0, search_visit, search_stop, &s);
     qsort(h, s.n, sizeof(*h), cand_cmp);
+    if (!pc && y->is_home) {
+        int64_t cost, road;
+        size_t i = 0;
+        while (i < s.n && h[i].col != y->own)
+            i++;
+        if (i == s.n && edge_cost(b, y->own, r, &cost, &road))
+            h[s.n++] = (cand){road, cost, y->own};
+    }
     return s.n;
 }
 
-/* One thread's share: rows [r0, r1), their candidates in row order. */
+/* Rows go to the threads in chunks, dealt round-robin: the loads and the
+ * homes behind them differ in cost, and halving the row range would give
+ * one thread the loads and the other the homes. */
+#define ROW_CHUNK 4096
+
+static int row_job(size_t r)
+{
+    return (int)(r / ROW_CHUNK % BOUND_THREADS);
+}
+
+/* One thread's share: the chunks of rows row_job gives it, their candidates
+ * in row order. */
 typedef struct bjob {
     const bctx *b;
     const int64_t *pr, *pc;
-    size_t r0, r1;
+    int id;
     cand *out;           /* owned */
     size_t n, cap;
-    uint32_t *count;     /* per row, owned */
+    uint32_t *count;     /* per row (all rows; this job writes only its own) */
 } bjob;
 
 static void *job_main(void *arg)
 {
     bjob *j = arg;
-    cand *h = fn_xmalloc(j->b->k * sizeof(cand));
-    j->count = fn_xmalloc((j->r1 - j->r0 + 1) * sizeof(uint32_t));
-    for (size_t r = j->r0; r < j->r1; r++) {
-        size_t n = search_row(j->b, (uint32_t)r, j->pr, j->pc, h);
-        if (j->n + n > j->cap) {
-            j->cap = (j->n + n) * 2 + 64;
-            j->out = fn_xrealloc(j->out, j->cap * sizeof(cand));
+    cand *h = fn_xmalloc((j->b->k + 1) * sizeof(cand));
+    for (size_t r0 = (size_t)j->id * ROW_CHUNK; r0 < j->b->nr; r0 += (size_t)BOUND_THREADS * ROW_CHUNK) {
+        size_t r1 = r0 + ROW_CHUNK < j->b->nr ? r0 + ROW_CHUNK : j->b->nr;
+        for (size_t r = r0; r < r1; r++) {
+            size_t n = search_row(j->b, (uint32_t)r, j->pr, j->pc, h);
+            if (j->n + n > j->cap) {
+                j->cap = (j->n + n) * 2 + 64;
+                j->out = fn_xrealloc(j->out, j->cap * sizeof(cand));
+            }
+            if (n)
+                memcpy(j->out + j->n, h, n * sizeof(cand));
+            j->n += n;
+            j->count[r] = (uint32_t)n;
         }
-        if (n)
-            memcpy(j->out + j->n, h, n * sizeof(cand));
-        j->n += n;
-        j->count[r - j->r0] = (uint32_t)n;
     }
     free(h);
     return NULL;
 }
 
-/* The sparse graph, rows in load order. */
+/* The sparse graph, rows in order (loads, then homes). */
 typedef struct graph {
     size_t *start;
     uint32_t *cols;
@@ -264,14 +319,14 @@ static size_t search_all(const bctx *b, const int64_t *pr, const int64_t *pc, gr
     bjob jobs[BOUND_THREADS];
     pthread_t th[BOUND_THREADS];
     int started[BOUND_THREADS] = {0};
-    size_t found = 0, ne = 0, added = 0;
+    size_t found = 0, ne = 0, added = 0, pos[BOUND_THREADS] = {0};
     size_t *start;
     uint32_t *cols;
     int64_t *cost;
+    uint32_t *count = fn_xmalloc((b->nr ? b->nr : 1) * sizeof(uint32_t));
 
     for (int t = 0; t < BOUND_THREADS; t++) {
-        jobs[t] = (bjob){b, pr, pc, b->nl * (size_t)t / BOUND_THREADS, b->nl * (size_t)(t + 1) / BOUND_THREADS,
-                         NULL, 0, 0, NULL};
+        jobs[t] = (bjob){b, pr, pc, t, NULL, 0, 0, count};
         started[t] = t > 0 && pthread_create(&th[t], NULL, job_main, &jobs[t]) == 0;
     }
     job_main(&jobs[0]);
@@ -284,33 +339,32 @@ static size_t search_all(const bctx *b, const int64_t *pr, const int64_t *pc, gr
     for (int t = 0; t < BOUND_THREADS; t++)
         found += jobs[t].n;
 
-    start = fn_xmalloc((b->nl + 1) * sizeof(size_t));
+    start = fn_xmalloc((b->nr + 1) * sizeof(size_t));
     cols = fn_xmalloc((g->ne + found + 1) * sizeof(uint32_t));
     cost = fn_xmalloc((g->ne + found + 1) * sizeof(int64_t));
-    for (int t = 0; t < BOUND_THREADS; t++) {
-        size_t pos = 0;
-        for (size_t r = jobs[t].r0; r < jobs[t].r1; r++) {
-            size_t old0 = g->start ? g->start[r] : 0, old1 = g->start ? g->start[r + 1] : 0;
-            start[r] = ne;
-            for (size_t e = old0; e < old1; e++, ne++)
-                cols[ne] = g->cols[e], cost[ne] = g->cost[e];
-            for (uint32_t i = 0; i < jobs[t].count[r - jobs[t].r0]; i++, pos++) {
-                const cand *x = &jobs[t].out[pos];
-                int dup = 0;
-                for (size_t e = old0; e < old1 && !dup; e++)
-                    dup = g->cols[e] == x->col;
-                if (dup) {
-                    (*dups)++;
-                    continue;
-                }
-                cols[ne] = x->col, cost[ne++] = x->cost;
-                added++;
+    for (size_t r = 0; r < b->nr; r++) {
+        int t = row_job(r);
+        size_t old0 = g->start ? g->start[r] : 0, old1 = g->start ? g->start[r + 1] : 0;
+        start[r] = ne;
+        for (size_t e = old0; e < old1; e++, ne++)
+            cols[ne] = g->cols[e], cost[ne] = g->cost[e];
+        for (uint32_t i = 0; i < count[r]; i++, pos[t]++) {
+            const cand *x = &jobs[t].out[pos[t]];
+            int dup = 0;
+            for (size_t e = old0; e < old1 && !dup; e++)
+                dup = g->cols[e] == x->col;
+            if (dup) {
+                (*dups)++;
+                continue;
             }
+            cols[ne] = x->col, cost[ne++] = x->cost;
+            added++;
         }
-        free(jobs[t].out);
-        free(jobs[t].count);
     }
-    start[b->nl] = ne;
+    for (int t = 0; t < BOUND_THREADS; t++)
+        free(jobs[t].out);
+    free(count);
+    start[b->nr] = ne;
     free(g->start), free(g->cols), free(g->cost);
     *g = (graph){start, cols, cost, ne};
     return added;
@@ -331,31 +385,43 @@ static double ms_since(uint64_t t0)
 int fn_bound_solve(const fn_bound_config *cfg, const fn_bound_truck *t, size_t nt, const fn_bound_load *l, size_t nl,
                    fn_bound_result *out)
 {
-    bctx b = {NULL, NULL, 0, 0, 0, 0, 0, 0, NULL};
+    bctx b = {NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL};
     bcol *col = NULL;
     brow *row = NULL;
     graph g = {NULL, NULL, NULL, 0};
-    int64_t *pr = NULL, *pc = NULL, big, maxc;
+    int64_t *pr = NULL, *pc = NULL, big, maxc, home_m = 0;
     int32_t *rc = NULL;
     double circ, speed, tmin = INFINITY, max_reach = 0, lat0 = 90, lat1 = -90, lon0 = 180, lon1 = -180;
-    size_t nc = nt + nl, dups = 0;
+    int closed;
+    size_t nc = nt + nl, nr, dups = 0;
     uint64_t t0 = fn_mono_ns();
     int err = FN_EINVAL;
 
     memset(out, 0, sizeof(*out));
     if (!cfg || !(cfg->circuity > 0) || !(cfg->speed_kmh > 0) || cfg->service_s < 0 || nc >= (size_t)INT32_MAX ||
-        (nt && !t) || (nl && !l))
+        (nt && !t) || (nl && !l) || (cfg->closed && !(cfg->home_km >= 0 && isfinite(cfg->home_km))))
         return FN_EINVAL;
     circ = cfg->circuity, speed = cfg->speed_kmh;
+    closed = cfg->closed != 0;
+    nr = closed ? nl + nt : nl;
     col = fn_xmalloc((nc ? nc : 1) * sizeof(*col));
-    row = fn_xmalloc((nl ? nl : 1) * sizeof(*row));
+    row = fn_xmalloc((nr ? nr : 1) * sizeof(*row));
     out->pred = fn_xmalloc((nl ? nl : 1) * sizeof(int32_t));
+    if (closed)
+        out->home_pred = fn_xmalloc((nt ? nt : 1) * sizeof(int32_t));
     for (size_t i = 0; i < nt; i++) {
         const fn_bound_truck *x = &t[i];
         if (x->truck_type >= FN_TT__COUNT || !isfinite(x->lat) || !isfinite(x->lon))
             goto done;
         col[i] = (bcol){x->lat, x->lon, (double)x->t_s, x->capacity_kg, x->volume_l, (uint16_t)(1u << x->truck_type),
                         x->length_idx, 1};
+        if (closed) {
+            /* Any column may end at a home, however far or late. */
+            if (!isfinite(x->home_lat) || !isfinite(x->home_lon))
+                goto done;
+            row[nl + i] = (brow){x->home_lat, x->home_lon, INFINITY, M_PI * FN_EARTH_RADIUS_KM, 0, 0, 0, -1, 1,
+                                 (uint32_t)i};
+        }
     }
     for (size_t j = 0; j < nl; j++) {
         const fn_bound_load *x = &l[j];
@@ -366,7 +432,7 @@ int fn_bound_solve(const fn_bound_config *cfg, const fn_bound_truck *t, size_t n
         col[nt + j] = (bcol){x->dlat, x->dlon, (double)(x->earliest_s + 2 * cfg->service_s) + loaded_km / speed * 3600.0,
                              0, 0, x->types_mask, 0, 0};
         row[j] = (brow){x->olat, x->olon, (double)x->latest_s, -1, x->weight_kg, x->volume_l, x->types_mask,
-                        x->min_length_idx};
+                        x->min_length_idx, 0, 0};
     }
     for (size_t c = 0; c < nc; c++) {
         tmin = col[c].t_s < tmin ? col[c].t_s : tmin;
@@ -383,14 +449,17 @@ int fn_bound_solve(const fn_bound_config *cfg, const fn_bound_truck *t, size_t n
             max_reach = fmax(max_reach, y->reach_km);
         }
     }
-    /* big must exceed (loads) x (the largest feasible cost), so that no
-     * number of cheaper metres is worth an unserved load. */
+    /* big must exceed (rows) x (the largest feasible cost), so that no
+     * number of cheaper metres is worth an unmatched row. */
+    if (closed)
+        max_reach = M_PI * FN_EARTH_RADIUS_KM;
     maxc = (int64_t)llround(max_reach * circ * 1000.0) + 2;
-    if (maxc > INT64_MAX / 64 / (int64_t)(nl + 1))
+    if (maxc > INT64_MAX / 64 / (int64_t)(nr + 1))
         goto done;
-    big = maxc * (int64_t)(nl + 1);
+    big = maxc * (int64_t)(nr + 1);
 
-    b = (bctx){col, row, nt, nl, nc, cfg->k ? cfg->k : 8, circ, speed, NULL};
+    b = (bctx){col, row, nt, nl, nc, nr, cfg->k ? cfg->k : 8, circ, speed,
+               closed ? cfg->home_km : 0, closed ? cfg->home_km * 1000.0 : 0, NULL};
     {
         /* The area only sizes the top cells (edge cells reach the poles and
          * the antimeridian); about a million of them at most. */
@@ -409,13 +478,13 @@ int fn_bound_solve(const fn_bound_config *cfg, const fn_bound_truck *t, size_t n
     search_all(&b, NULL, NULL, &g, &dups);
     out->build_ms = ms_since(t0);
 
-    pr = fn_xmalloc((nl ? nl : 1) * sizeof(int64_t));
-    pc = fn_xmalloc((nc + nl + 1) * sizeof(int64_t));
-    rc = fn_xmalloc((nl ? nl : 1) * sizeof(int32_t));
+    pr = fn_xmalloc((nr ? nr : 1) * sizeof(int64_t));
+    pc = fn_xmalloc((nc + nr + 1) * sizeof(int64_t));
+    rc = fn_xmalloc((nr ? nr : 1) * sizeof(int32_t));
     for (;;) {
         uint64_t t1 = fn_mono_ns();
         size_t added, dups0 = dups;
-        int64_t total = fn_dispatch_solve_dual(nl, nc, g.start, g.cols, g.cost, big, rc, pr, pc);
+        int64_t total = fn_dispatch_solve_dual(nr, nc, g.start, g.cols, g.cost, big, rc, pr, pc);
         out->rounds++;
         out->solve_ms += ms_since(t1);
         out->empty_km = (double)total / 1000.0;
@@ -442,6 +511,15 @@ int fn_bound_solve(const fn_bound_config *cfg, const fn_bound_truck *t, size_t n
             out->loaded_km += road_km(circ, l[j].olat, l[j].olon, l[j].dlat, l[j].dlon);
         }
     }
+    for (size_t i = 0; closed && i < nt; i++) {
+        int64_t cost, road;
+        out->home_pred[i] = rc[nl + i];
+        if (rc[nl + i] >= 0 && edge_cost(&b, (uint32_t)rc[nl + i], (uint32_t)(nl + i), &cost, &road)) {
+            out->homes_matched++;
+            home_m += cost;
+        }
+    }
+    out->home_km_total = (double)home_m / 1000.0;
     err = 0;
 done:
     if (b.grid)
@@ -449,7 +527,7 @@ done:
     free(col), free(row), free(pr), free(pc), free(rc);
     free(g.start), free(g.cols), free(g.cost);
     if (err) {
-        free(out->pred);
+        free(out->pred), free(out->home_pred);
         memset(out, 0, sizeof(*out));
     }
     return err;
@@ -457,6 +535,6 @@ done:
 
 void fn_bound_result_free(fn_bound_result *r)
 {
-    free(r->pred);
+    free(r->pred), free(r->home_pred);
     memset(r, 0, sizeof(*r));
 }

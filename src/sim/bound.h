@@ -33,13 +33,37 @@
  *   reaches j      : t + road_km / speed_kmh * 3600.0 <= (double)latest_j,
  *                    t = (double)t_s for a truck, ready_a for a load's end.
  *
+ * Closed mode (cfg->closed = 1) adds that every truck must end the day at a
+ * home, as the simulator makes it: one more row per truck i, "home i", fed
+ * by exactly one column c of any kind (a truck's start or a load's end, no
+ * fit or time rule: the end of the day is open) at
+ *   R(c, i)        = road_km(point of c, home_i) > home_km ? that cost : 0,
+ * road_km and cost as below with p the column's point and q = home_i; a
+ * column within home_km of a home is at home.  Rows are then the loads and
+ * the homes, columns the same.  Every plan the simulator can run is still
+ * such an assignment: a load's predecessor is its truck's start or previous
+ * load's end (a mid-day trip home only lengthens that leg, by the triangle
+ * inequality, since a truck goes home only from farther than home_km), and
+ * each truck's last column feeds its own home at R = the km the simulator
+ * counts for the final trip home.  The relaxation also lets a chain end at
+ * another truck's home, which keeps it a transportation problem.  A home
+ * row can take any column and there are as many columns as rows, so the
+ * optimum matches every home and serves as many loads as the open mode.
+ * When all the loads passed in can be served together (the simulator passes
+ * exactly the loads a policy served, whose plan proves it), the optimum is
+ * a perfect matching and its cost is a true lower bound on that policy's
+ * empty km including the trips home.  Otherwise it bounds plans serving as
+ * many loads as it does.  homes_matched in the result shows which case held.
+ *
  * The optimum is exact over all pairs, though the assignment is only ever
  * solved on a sparse graph: each load starts with its k nearest feasible
  * columns, and after each solve the duals of fn_dispatch_solve_dual are
  * checked against every feasible pair (a range search per load over a
  * spatial index of the columns); pairs that would improve the optimum are
  * added and the graph solved again, until no pair anywhere violates the
- * certificate.  The result then says exact = 1.
+ * certificate.  The result then says exact = 1.  A home row starts with its
+ * own truck's start and its k nearest columns, and is checked the same way
+ * (over all columns, within home_km or the reach of its dual).
  */
 #ifndef FN_BOUND_H
 #define FN_BOUND_H
@@ -53,6 +77,7 @@ typedef struct fn_bound_truck {
     uint8_t truck_type;       /* enum fn_truck_type (core/model.h) */
     uint8_t length_idx;       /* index into FN_TRUCK_LENGTHS_DM */
     uint32_t capacity_kg, volume_l;   /* volume 0 = not stated */
+    double home_lat, home_lon;        /* where its day must end (closed mode only) */
 } fn_bound_truck;
 
 typedef struct fn_bound_load {
@@ -68,11 +93,14 @@ typedef struct fn_bound_config {
     double speed_kmh;     /* average road speed (50) */
     int64_t service_s;    /* time to load, and again to unload (e.g. 3600) */
     size_t k;             /* first candidates per load (default 8 when 0) */
+    int closed;           /* 1: every truck ends at a home (see above); 0: chains end anywhere */
+    double home_km;       /* closed mode: road km within which a truck is at home (>= 0) */
 } fn_bound_config;
 
 typedef struct fn_bound_result {
     size_t served;        /* the most loads any plan can serve */
-    double empty_km;      /* the least empty km over plans serving `served` loads */
+    double empty_km;      /* the least empty km over plans serving `served` loads;
+                             in closed mode the trips home included */
     double loaded_km;     /* the served loads' loaded km */
     int exact;            /* 1: proven optimal over ALL pairs (see below) */
     size_t rounds, edges; /* certificate rounds, edges in the final graph */
@@ -80,6 +108,11 @@ typedef struct fn_bound_result {
                              nt + a: right after load a */
     double build_ms, solve_ms, check_ms;
     size_t added;         /* edges added by the certificate checks, all rounds */
+    /* Closed mode only (0 and NULL otherwise): */
+    size_t homes_matched; /* home rows fed by a column: nt whenever exact */
+    double home_km_total; /* the part of empty_km that is trips home */
+    int32_t *home_pred;   /* owned, per truck: the column (as in pred) that ends
+                             at its home, -1 unmatched */
 } fn_bound_result;
 
 /* The round cap: when the certificate still fails after this many solves,
@@ -92,13 +125,14 @@ typedef struct fn_bound_result {
  * fn_bound_result_free, also after an error, when out is zeroed).  Uses up
  * to two threads for the candidate searches and prints nothing.  Returns 0,
  * or FN_EINVAL for a bad configuration (circuity or speed not positive,
- * service_s negative), a NaN coordinate, a truck_type out of range, or more
- * than 2^31 - 1 columns.
+ * service_s negative, in closed mode home_km negative or not finite), a NaN
+ * coordinate (homes included in closed mode), a truck_type out of range, or
+ * more than 2^31 - 1 columns.
  */
 int fn_bound_solve(const fn_bound_config *cfg, const fn_bound_truck *t, size_t nt, const fn_bound_load *l, size_t nl,
                    fn_bound_result *out);
 
-/* Frees the result's pred and zeroes it. */
+/* Frees the result's pred and home_pred and zeroes it. */
 void fn_bound_result_free(fn_bound_result *r);
 
 #endif

@@ -20,6 +20,12 @@
  * are exercised.  fn_dispatch_solve_dual's potentials are also checked on
  * their own: feasible, tight on the chosen edges, 0 on free columns, and
  * with the dual objective equal to the primal one.
+ *
+ * Closed mode the same way: the test adds its own home rows (every column
+ * to every home at R, the rule in bound.h) and GLPK solves loads + homes.
+ * Homes lie at the truck, near it, or anywhere; some instances put columns
+ * exactly at home_km and 1 m either side of it; by hand, an instance whose
+ * home must take a column its first k do not hold.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -162,6 +168,15 @@ static int ref_edge(const fn_bound_config *cfg, const fn_bound_truck *t, size_t 
     return 1;
 }
 
+/* The column c's trip to truck i's home: R in bound.h, in metres. */
+static int64_t ref_home(const fn_bound_config *cfg, const fn_bound_truck *t, size_t nt, const fn_bound_load *l,
+                        size_t c, size_t i)
+{
+    double lat = c < nt ? t[c].lat : l[c - nt].dlat, lon = c < nt ? t[c].lon : l[c - nt].dlon;
+    double km = fn_haversine_km(lat, lon, t[i].home_lat, t[i].home_lon) * cfg->circuity;
+    return km > cfg->home_km ? llround(km * 1000.0) : 0;
+}
+
 /* ---- instances ---------------------------------------------------------- */
 
 typedef struct scenario {
@@ -266,7 +281,7 @@ typedef struct outcome {
 
 static outcome check(const scenario *sc)
 {
-    fn_bound_config cfg = {1.3, 50.0, 1800, sc->k};
+    fn_bound_config cfg = {.circuity = 1.3, .speed_kmh = 50.0, .service_s = 1800, .k = sc->k};
     fn_bound_truck *t = malloc((sc->nt + 1) * sizeof(*t));
     fn_bound_load *l = malloc((sc->nl + 1) * sizeof(*l));
     fn_bound_result res;
@@ -318,6 +333,139 @@ static outcome check(const scenario *sc)
     return o;
 }
 
+/* Homes for make()'s trucks, from their own stream so that the trucks and
+ * loads stay those of the open instance: a share at the truck itself or
+ * within 1.5 home_km of it, the rest anywhere in twice the box. */
+static void make_homes(const scenario *sc, double home_km, double near, fn_bound_truck *t)
+{
+    uint64_t rng = sc->seed ^ 0x1234567887654321ull;
+    const double deg_lat = sc->box_km / FN_KM_PER_DEG_LAT;
+    for (size_t i = 0; i < sc->nt; i++) {
+        fn_bound_truck *x = &t[i];
+        double u = rng_unit(&rng), r_deg = (home_km + 1.0) * 1.5 / FN_KM_PER_DEG_LAT;
+        if (u < near / 4) {
+            x->home_lat = x->lat, x->home_lon = x->lon;
+        } else if (u < near) {
+            x->home_lat = x->lat + (rng_unit(&rng) - 0.5) * r_deg;
+            x->home_lon = x->lon + (rng_unit(&rng) - 0.5) * r_deg;
+        } else {
+            x->home_lat = 31.0 + (rng_unit(&rng) - 0.5) * 2 * deg_lat;
+            x->home_lon = 117.0 + (rng_unit(&rng) - 0.5) * 2 * deg_lat / cos(31.0 * M_PI / 180.0);
+        }
+    }
+}
+
+/* Moves truck i's home due north of column point (lat, lon) until its road
+ * km are home_km + off_km, to within a few micrometres. */
+static void home_at(const fn_bound_config *cfg, fn_bound_truck *x, double lat, double lon, double off_km)
+{
+    double want = cfg->home_km + off_km, dlat = want / cfg->circuity / FN_KM_PER_DEG_LAT;
+    for (int it = 0; it < 6; it++) {
+        double km = fn_haversine_km(lat, lon, lat + dlat, lon) * cfg->circuity;
+        dlat *= want / km;
+    }
+    x->home_lat = lat + dlat, x->home_lon = lon;
+}
+
+static outcome check_closed(const scenario *sc, double home_km, double near, int boundary)
+{
+    fn_bound_config cfg = {.circuity = 1.3, .speed_kmh = 50.0, .service_s = 1800, .k = sc->k, .closed = 1,
+                           .home_km = home_km};
+    size_t nt = sc->nt, nl = sc->nl, nc = nt + nl, nr = nl + nt, ne, ref_matched, served = 0, homes = 0;
+    fn_bound_truck *t = malloc((nt + 1) * sizeof(*t));
+    fn_bound_load *l = malloc((nl + 1) * sizeof(*l));
+    fn_bound_result res;
+    dense d;
+    size_t *start = malloc((nr + 1) * sizeof(size_t));
+    uint32_t *cols;
+    int64_t *cost, ref_m, got_m = 0, home_m = 0;
+    uint8_t *used = calloc(nc + 1, 1);
+    outcome o;
+
+    make(sc, t, l);
+    make_homes(sc, home_km, near, t);
+    if (boundary && nt >= 3 && nl >= 1) {
+        /* Truck 0's home exactly home_km from its start (the same double the
+         * bound computes), truck 1's 1 m beyond, truck 2's 1 m within from
+         * load 0's end; the rule is "> home_km", so only truck 1 pays. */
+        cfg.home_km = fn_haversine_km(t[0].lat, t[0].lon, t[0].lat + 0.2, t[0].lon) * cfg.circuity;
+        t[0].home_lat = t[0].lat + 0.2, t[0].home_lon = t[0].lon;
+        assert_int_equal(ref_home(&cfg, t, nt, l, 0, 0), 0);
+        home_at(&cfg, &t[1], t[1].lat, t[1].lon, 0.001);
+        home_at(&cfg, &t[2], l[0].dlat, l[0].dlon, -0.001);
+        assert_true(llabs(ref_home(&cfg, t, nt, l, 1, 1) - llround(cfg.home_km * 1000.0) - 1) <= 1);
+        assert_int_equal(ref_home(&cfg, t, nt, l, nt + 0, 2), 0);
+        assert_true(fn_haversine_km(l[0].dlat, l[0].dlon, t[2].home_lat, t[2].home_lon) * cfg.circuity >
+                    cfg.home_km - 0.0015);
+    }
+    assert_int_equal(fn_bound_solve(&cfg, t, nt, l, nl, &res), 0);
+
+    /* The dense problem: the loads' rows as in the open test, then every
+     * column to every home. */
+    dense_build(&cfg, t, nt, l, nl, &d);
+    ne = d.start[nl];
+    cols = malloc((ne + nt * nc + 1) * sizeof(uint32_t));
+    cost = malloc((ne + nt * nc + 1) * sizeof(int64_t));
+    memcpy(start, d.start, (nl + 1) * sizeof(size_t));
+    memcpy(cols, d.cols, ne * sizeof(uint32_t));
+    memcpy(cost, d.cost, ne * sizeof(int64_t));
+    for (size_t i = 0; i < nt; i++) {
+        start[nl + i] = ne;
+        for (size_t c = 0; c < nc; c++, ne++)
+            cols[ne] = (uint32_t)c, cost[ne] = ref_home(&cfg, t, nt, l, c, i);
+    }
+    start[nr] = ne;
+    ref_m = glpk_assign(nr, nc, start, cols, cost, &ref_matched);
+
+    /* The plan: loads' predecessors feasible, homes' columns anything, no
+     * column twice, and the metres adding up. */
+    for (size_t j = 0; j < nl; j++) {
+        int32_t c = res.pred[j];
+        int64_t m;
+        if (c < 0)
+            continue;
+        assert_true((size_t)c < nc);
+        if (!ref_edge(&cfg, t, nt, l, (size_t)c, j, &m))
+            fail_msg("seed %llu: load %zu's predecessor %d is not a feasible pair", (unsigned long long)sc->seed, j, c);
+        assert_false(used[c]);
+        used[c] = 1;
+        got_m += m;
+        served++;
+    }
+    for (size_t i = 0; i < nt; i++) {
+        int32_t c = res.home_pred[i];
+        if (c < 0)
+            continue;
+        assert_true((size_t)c < nc);
+        assert_false(used[c]);
+        used[c] = 1;
+        home_m += ref_home(&cfg, t, nt, l, (size_t)c, i);
+        homes++;
+    }
+    printf("   seed %-4llu %4zu trucks %4zu loads home_km %6.3f | served %4zu homes %4zu empty %10.3f km, home %10.3f "
+           "km | k %zu rounds %zu added %zu\n",
+           (unsigned long long)sc->seed, nt, nl, cfg.home_km, res.served, res.homes_matched, res.empty_km,
+           res.home_km_total, sc->k, res.rounds, res.added);
+    assert_true(res.exact);
+    assert_int_equal(served, res.served);
+    assert_int_equal(homes, res.homes_matched);
+    /* A home takes any column and there are as many columns as rows. */
+    assert_int_equal(homes, nt);
+    assert_int_equal(home_m, llround(res.home_km_total * 1000.0));
+    assert_int_equal(got_m + home_m, llround(res.empty_km * 1000.0));
+    if (served + homes != ref_matched || got_m + home_m != ref_m)
+        fail_msg("seed %llu: closed bound matches %zu rows with %lld m empty; GLPK's optimum %zu with %lld m",
+                 (unsigned long long)sc->seed, served + homes, (long long)(got_m + home_m), ref_matched,
+                 (long long)ref_m);
+
+    o = (outcome){ne, res.served, res.rounds, 0};
+    fn_bound_result_free(&res);
+    dense_free(&d);
+    free(start), free(cols), free(cost);
+    free(t), free(l), free(used);
+    return o;
+}
+
 /* ---- the tests ---------------------------------------------------------- */
 
 static void test_bound_against_glpk(void **state)
@@ -362,9 +510,9 @@ static void test_bound_against_glpk(void **state)
  * no column can reach stays unserved: three loads on a line, one truck. */
 static void test_chain_by_hand(void **state)
 {
-    fn_bound_config cfg = {1.0, 60.0, 0, 4};
+    fn_bound_config cfg = {.circuity = 1.0, .speed_kmh = 60.0, .service_s = 0, .k = 4};
     const double lat = 30.0, km = 1.0 / FN_KM_PER_DEG_LAT;
-    fn_bound_truck t = {lat, 120.0, T0, FN_TT_van, 5, 20000, 0};
+    fn_bound_truck t = {.lat = lat, .lon = 120.0, .t_s = T0, .truck_type = FN_TT_van, .length_idx = 5, .capacity_kg = 20000};
     /* A: 0 -> 60 km north, at T0; B: picks up 70 km north, by T0 + 2 h
      * (A's end is free at T0 + 1 h, 10 km away: reachable); C: picks up at
      * the truck's point by T0 - 1 (unreachable). */
@@ -397,6 +545,104 @@ static void test_chain_by_hand(void **state)
     assert_null(r.pred);
     cfg.speed_kmh = 60, t.truck_type = FN_TT__COUNT;
     assert_int_equal(fn_bound_solve(&cfg, &t, 1, l, 3, &r), FN_EINVAL);
+}
+
+static void test_closed_against_glpk(void **state)
+{
+    static const struct {
+        scenario sc;
+        double home_km, near;
+        int boundary;
+    } cs[] = {
+        /* seed trucks loads clusters box window types misfit dead k | home_km near boundary */
+        {{21, 20, 15, 0, 100, 3, 1, 0.0, 0.0, 1}, 20, 0.8, 0},
+        {{22, 30, 30, 0, 200, 4, 2, 0.2, 0.1, 1}, 50, 0.6, 1},
+        {{23, 25, 40, 3, 150, 6, 2, 0.1, 0.1, 1}, 10, 0.9, 0},
+        {{24, 40, 25, 2, 80, 2, 3, 0.3, 0.0, 2}, 0, 0.5, 0},
+        {{25, 12, 35, 0, 300, 8, 1, 0.0, 0.2, 1}, 50, 0.2, 1},
+        {{26, 35, 35, 4, 250, 5, 4, 0.2, 0.1, 3}, 30, 0.7, 0},
+        {{27, 50, 20, 1, 40, 1, 2, 0.1, 0.0, 1}, 5, 0.9, 1},
+        {{28, 20, 45, 2, 120, 12, 2, 0.1, 0.05, 2}, 50, 1.0, 0},
+        {{29, 10, 10, 0, 50, 1, 1, 0.0, 0.5, 1}, 20, 0.0, 1},
+        {{30, 30, 40, 5, 400, 10, 3, 0.25, 0.1, 1}, 50, 0.8, 0},
+        {{31, 45, 30, 3, 100, 4, 4, 0.4, 0.1, 0}, 25, 0.6, 1},
+        {{32, 60, 50, 0, 250, 8, 2, 0.1, 0.05, 1}, 50, 0.8, 0},
+    };
+    size_t multi = 0;
+    (void)state;
+    for (size_t i = 0; i < FN_ARRAY_LEN(cs); i++)
+        multi += check_closed(&cs[i].sc, cs[i].home_km, cs[i].near, cs[i].boundary).rounds > 1;
+    assert_true(multi >= 4);
+}
+
+/* Closed mode by hand.  Three trucks, no loads: a home exactly home_km from
+ * its truck is at home, 1 m beyond it is not.  Then one load that only
+ * truck 0 fits: its home (at its start) must take the load's end, which
+ * with k = 1 is not among its first columns, so the certificate adds it. */
+static void test_closed_by_hand(void **state)
+{
+    fn_bound_config cfg = {.circuity = 1.2, .speed_kmh = 60.0, .k = 1, .closed = 1};
+    const double lat = 30.0, km = 1.0 / FN_KM_PER_DEG_LAT;
+    fn_bound_truck t[3] = {
+        {.lat = lat, .lon = 120.0, .t_s = T0, .truck_type = FN_TT_van, .length_idx = 5, .capacity_kg = 20000},
+        {.lat = lat, .lon = 124.0, .t_s = T0, .truck_type = FN_TT_flatbed, .length_idx = 5, .capacity_kg = 20000},
+        {.lat = lat, .lon = 128.0, .t_s = T0, .truck_type = FN_TT_flatbed, .length_idx = 5, .capacity_kg = 20000},
+    };
+    fn_bound_load ld = {lat, 120.0, lat + 100 * km, 120.0, T0, T0 + 3600, 1u << FN_TT_van, -1, 1000, 0};
+    fn_bound_result r;
+    int64_t beyond_m;
+    (void)state;
+
+    t[0].home_lat = lat + 0.3, t[0].home_lon = 120.0;
+    cfg.home_km = fn_haversine_km(lat, 120.0, lat + 0.3, 120.0) * cfg.circuity;
+    home_at(&cfg, &t[1], t[1].lat, t[1].lon, 0.001);
+    home_at(&cfg, &t[2], t[2].lat, t[2].lon, -0.001);
+    beyond_m = llround(fn_haversine_km(t[1].lat, t[1].lon, t[1].home_lat, t[1].home_lon) * cfg.circuity * 1000.0);
+    assert_true(beyond_m >= llround(cfg.home_km * 1000.0));
+    assert_int_equal(fn_bound_solve(&cfg, t, 3, NULL, 0, &r), 0);
+    assert_true(r.exact);
+    assert_int_equal(r.homes_matched, 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(r.home_pred[i], i);
+    assert_int_equal(llround(r.home_km_total * 1000.0), beyond_m);
+    assert_int_equal(llround(r.empty_km * 1000.0), beyond_m);
+    fn_bound_result_free(&r);
+
+    /* Homes at the trucks; the van carries the load 100 km north, and its
+     * home's only first column is its own start, which the load takes. */
+    for (int i = 0; i < 3; i++)
+        t[i].home_lat = t[i].lat, t[i].home_lon = t[i].lon;
+    cfg.home_km = 5;
+    assert_int_equal(fn_bound_solve(&cfg, t, 3, &ld, 1, &r), 0);
+    assert_true(r.exact);
+    assert_int_equal(r.served, 1);
+    assert_int_equal(r.pred[0], 0);
+    assert_int_equal(r.homes_matched, 3);
+    assert_int_equal(r.home_pred[0], 3 + 0);
+    assert_int_equal(r.home_pred[1], 1);
+    assert_int_equal(r.home_pred[2], 2);
+    assert_true(r.rounds > 1);
+    assert_true(r.added >= 1);
+    assert_int_equal(llround(r.home_km_total * 1000.0), llround(fn_haversine_km(lat + 100 * km, 120.0, lat, 120.0) *
+                                                                      cfg.circuity * 1000.0));
+    assert_int_equal(llround(r.empty_km * 1000.0), llround(r.home_km_total * 1000.0));
+    fn_bound_result_free(&r);
+
+    /* Open mode ignores homes; closed mode refuses a bad home_km or home. */
+    cfg.closed = 0;
+    assert_int_equal(fn_bound_solve(&cfg, t, 3, &ld, 1, &r), 0);
+    assert_null(r.home_pred);
+    assert_int_equal(r.homes_matched, 0);
+    assert_int_equal(llround(r.empty_km * 1000.0), 0);
+    fn_bound_result_free(&r);
+    cfg.closed = 1, cfg.home_km = -1;
+    assert_int_equal(fn_bound_solve(&cfg, t, 3, &ld, 1, &r), FN_EINVAL);
+    cfg.home_km = NAN;
+    assert_int_equal(fn_bound_solve(&cfg, t, 3, &ld, 1, &r), FN_EINVAL);
+    cfg.home_km = 5, t[2].home_lat = NAN;
+    assert_int_equal(fn_bound_solve(&cfg, t, 3, &ld, 1, &r), FN_EINVAL);
+    assert_null(r.pred);
+    assert_null(r.home_pred);
 }
 
 /* fn_dispatch_solve_dual's potentials on random sparse graphs: a feasible
@@ -483,6 +729,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bound_against_glpk),
         cmocka_unit_test(test_chain_by_hand),
+        cmocka_unit_test(test_closed_against_glpk),
+        cmocka_unit_test(test_closed_by_hand),
         cmocka_unit_test(test_dispatch_duals),
     };
     return cmocka_run_group_tests(tests, NULL, teardown_glpk);
