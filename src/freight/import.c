@@ -25,7 +25,7 @@
  * the main thread applies finished slots strictly in file order, giving
  * ids, so the result is the same whatever the timing.
  */
-#include "api/api_int.h"
+#include "api/dataset.h"
 #include "auth/token.h"
 #include "common/buf.h"
 #include "common/fn.h"
@@ -54,16 +54,7 @@ static const char *const files[] = {"companies.jsonl", "drivers.jsonl", "loads.j
 /* One line, as a worker leaves it for the main thread. */
 typedef struct item {
     uint64_t line;
-    int64_t id;                /* the record's dataset id */
-    int ok;
-    char err[400];             /* when refused: "field: message (code)" */
-    json_t *root;              /* the parsed line; decoded strings point into it */
-    fn_company c;
-    fn_driver d;
-    fn_position pos;
-    int has_pos, offline;
-    fn_load l;
-    int64_t company;           /* a load's dataset company id */
+    fn_ds_rec r;               /* the decoded line; its strings live in the slot */
     char tok[FN_TOKEN_LEN + 1];
     uint8_t hash[FN_TOKEN_HASH_BYTES];
 } item;
@@ -139,12 +130,13 @@ typedef struct slot {
     int state;
     uint64_t seq;              /* chunk number in the file */
     char *text;                /* the chunk's lines, back to back */
+    char *strs;                /* the fast path's strings, line i's from strs + off[i] (cap bytes) */
     size_t len, cap;
     size_t *off;               /* start of each line in text; off[n] = len */
     uint64_t first_line;
     size_t n;
     item *items;
-    arena mem;                 /* the parsed lines */
+    arena mem;                 /* the lines jansson parsed (those the fast path declined) */
 } slot;
 
 typedef struct importer importer;
@@ -152,8 +144,7 @@ typedef struct importer importer;
 typedef struct worker {
     importer *im;
     pthread_t t;
-    fn_call call;              /* a call with no request: decode.c replies into resp */
-    fn_http_resp resp;
+    fn_ds_decoder dec;
 } worker;
 
 struct importer {
@@ -203,26 +194,6 @@ static void refuse(importer *im, int file, uint64_t line, const char *why)
         return;
     }
     fprintf(stderr, "freight import: %s:%llu: %s\n", files[file], (unsigned long long)line, why);
-}
-
-/* A worker's verdict on a line: the reason from the error body decode.c
- * wrote, or from field and msg. */
-static void fail(item *it, const char *field, const char *msg)
-{
-    it->ok = 0;
-    snprintf(it->err, sizeof(it->err), "%s%s%s", field ? field : "", field ? ": " : "", msg);
-}
-
-static void fail_reply(worker *w, item *it)
-{
-    json_t *e = json_loadb((const char *)w->resp.body.data, w->resp.body.len, 0, NULL); /* in the slot's arena */
-    json_t *err = json_object_get(e, "error");
-    const char *field = json_string_value(json_object_get(err, "field"));
-    char msg[360];
-    snprintf(msg, sizeof(msg), "%s (%s)", json_string_value(json_object_get(err, "message")) ?: "refused",
-             json_string_value(json_object_get(err, "code")) ?: "invalid");
-    fail(it, field, msg);
-    json_decref(e);
 }
 
 static int apply(importer *im, int type)
@@ -286,111 +257,22 @@ static void company_put(importer *im, uint64_t id, uint64_t state_id)
     im->company_val[i] = state_id;
 }
 
-/* The time field key of obj moved by the rebase (left alone when it is not
- * an integer: decode.c then says so). */
-static void shift_time(const importer *im, json_t *obj, const char *key)
+static int company_known(const void *arg, int64_t id)
 {
-    json_t *v = json_object_get(obj, key);
-    json_int_t t;
-    /* A time so large that moving it overflows is left as it is: the range
-     * check then refuses it. */
-    if (json_is_integer(v) && !__builtin_add_overflow(json_integer_value(v), (json_int_t)im->shift, &t))
-        json_integer_set(v, t);
+    return company_get(arg, (uint64_t)id) != 0;
 }
 
-static void new_token(const importer *im, item *it)
+/* ---- the workers: decode and check one line (api/dataset.h) ---- */
+
+static void check_line(worker *w, int file, const char *text, size_t len, char *strs, item *it)
 {
-    fn_token_generate(it->tok);
-    fn_token_hash(im->key, it->tok, it->hash);
-}
-
-/* ---- the workers: parse and check one line ---- */
-
-static void check_company(worker *w, item *it)
-{
-    if (fn_decode_company(&w->call, it->root, &it->c) != 0)
-        return fail_reply(w, it);
-    new_token(w->im, it);
-}
-
-static void check_driver(worker *w, item *it)
-{
-    const importer *im = w->im;
-    json_t *pos = json_object_get(it->root, "position");
-    const char *status = NULL;
-    double speed = 0, heading = 0;
-    int has_heading = 0;
-
-    if (fn_decode_driver(&w->call, it->root, &it->d) != 0 ||
-        fn_jv_string(&w->call, it->root, NULL, "status", 0, 1, 16, &status))
-        return fail_reply(w, it);
-    if (status && strcmp(status, "available") != 0 && strcmp(status, "offline") != 0)
-        return fail(it, "status", "status must be available or offline (invalid_field)");
-    it->offline = status && strcmp(status, "offline") == 0;
-    if (pos && !json_is_null(pos)) {
-        if (!json_is_object(pos))
-            return fail(it, "position", "position must be an object (invalid_field)");
-        shift_time(im, pos, "ts");
-        if (fn_jv_latlon(&w->call, pos, "position", &it->pos.lat, &it->pos.lon) ||
-            fn_jv_int(&w->call, pos, "position", "ts", 1, 946684800, im->now + 300, &it->pos.ts, NULL) ||
-            fn_jv_number(&w->call, pos, "position", "speed_kmh", 0, 0, 250, &speed, NULL) ||
-            fn_jv_number(&w->call, pos, "position", "heading_deg", 0, 0, 360, &heading, &has_heading))
-            return fail_reply(w, it);
-        it->has_pos = 1;
-        it->pos.speed_dkmh = (uint16_t)lround(speed * 10);
-        it->pos.heading_ddeg = has_heading ? (uint16_t)lround(fmod(heading, 360.0) * 10) : 0xffff;
+    fn_ds_decode(&w->dec, file, text, len, strs, &it->r);
+    /* The companies were all applied before the first load was read, so
+     * company_known only reads the map. */
+    if (it->r.ok && file != LOADS) {
+        fn_token_generate(it->tok);
+        fn_token_hash(w->im->key, it->tok, it->hash);
     }
-    new_token(im, it);
-}
-
-static void check_load(worker *w, item *it)
-{
-    const importer *im = w->im;
-    json_t *o = it->root, *pickup = json_object_get(o, "pickup");
-    int64_t created = 0;
-    int has_created;
-    char msg[96];
-
-    if (fn_jv_int(&w->call, o, NULL, "company_id", 1, 1, INT64_MAX, &it->company, NULL))
-        return fail_reply(w, it);
-    /* The companies were all applied before the first load was read: the
-     * map is only read from here on. */
-    if (!company_get(im, (uint64_t)it->company)) {
-        snprintf(msg, sizeof(msg), "company %lld was not imported (invalid_field)", (long long)it->company);
-        return fail(it, "company_id", msg);
-    }
-    shift_time(im, o, "created_at");
-    shift_time(im, o, "expires_at");
-    if (json_is_object(pickup)) {
-        shift_time(im, pickup, "earliest_at");
-        shift_time(im, pickup, "latest_at");
-    }
-    if (fn_jv_int(&w->call, o, NULL, "created_at", 0, 946684800, im->now + 300, &created, &has_created) ||
-        fn_decode_load(&w->call, o, im->now, &it->l) != 0)
-        return fail_reply(w, it);
-    it->l.created_at = has_created ? created : im->now;
-}
-
-static void check_line(worker *w, int file, const char *text, size_t len, item *it)
-{
-    json_error_t jerr;
-    it->ok = 1;
-    w->call.replied = 0;
-    fn_buf_reset(&w->resp.body);
-    it->root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!it->root || !json_is_object(it->root)) {
-        char msg[300];
-        snprintf(msg, sizeof(msg), "not a JSON object: %s (invalid_json)", it->root ? "another JSON value" : jerr.text);
-        return fail(it, NULL, msg);
-    }
-    if (fn_jv_int(&w->call, it->root, NULL, "id", 1, 1, INT64_MAX, &it->id, NULL))
-        return fail_reply(w, it);
-    if (file == COMPANIES)
-        check_company(w, it);
-    else if (file == DRIVERS)
-        check_driver(w, it);
-    else
-        check_load(w, it);
 }
 
 static void *worker_main(void *arg)
@@ -415,9 +297,8 @@ static void *worker_main(void *arg)
         tls_arena = &sl->mem;
         for (size_t i = 0; i < sl->n; i++) {
             item *it = &sl->items[i];
-            memset(it, 0, sizeof(*it));
             it->line = sl->first_line + i;
-            check_line(w, im->file, sl->text + sl->off[i], sl->off[i + 1] - sl->off[i], it);
+            check_line(w, im->file, sl->text + sl->off[i], sl->off[i + 1] - sl->off[i], sl->strs + sl->off[i], it);
         }
         tls_arena = NULL;
         pthread_mutex_lock(&im->mu);
@@ -432,51 +313,51 @@ static void *worker_main(void *arg)
 
 static int apply_item(importer *im, int file, item *it)
 {
-    if (!it->ok) {
-        refuse(im, file, it->line, it->err);
+    if (!it->r.ok) {
+        refuse(im, file, it->line, it->r.err);
         return 0;
     }
-    if ((uint64_t)it->id <= im->last_id) {
+    if ((uint64_t)it->r.id <= im->last_id) {
         refuse(im, file, it->line, "id: ids must increase from line to line (invalid_field)");
         return 0;
     }
-    im->last_id = (uint64_t)it->id;
+    im->last_id = (uint64_t)it->r.id;
     if (file == COMPANIES) {
-        it->c.id = fn_state_next_company_id(im->s);
-        it->c.created_at = im->now;
-        fn_rec_company_create(&im->rec, &it->c, it->hash);
+        it->r.c.id = fn_state_next_company_id(im->s);
+        it->r.c.created_at = im->now;
+        fn_rec_company_create(&im->rec, &it->r.c, it->hash);
         if (apply(im, FN_REC_COMPANY_CREATE) != 0)
             return -1;
-        company_put(im, (uint64_t)it->id, it->c.id);
-        if (it->c.id <= 1000)
-            fn_buf_printf(&im->toks, "%s{\"id\": %llu, \"token\": \"%s\"}", it->c.id > 1 ? ", " : "",
-                          (unsigned long long)it->c.id, it->tok);
+        company_put(im, (uint64_t)it->r.id, it->r.c.id);
+        if (it->r.c.id <= 1000)
+            fn_buf_printf(&im->toks, "%s{\"id\": %llu, \"token\": \"%s\"}", it->r.c.id > 1 ? ", " : "",
+                          (unsigned long long)it->r.c.id, it->tok);
     } else if (file == DRIVERS) {
-        it->d.id = fn_state_next_driver_id(im->s);
-        it->d.created_at = im->now;
-        fn_rec_driver_create(&im->rec, &it->d, it->hash);
+        it->r.d.id = fn_state_next_driver_id(im->s);
+        it->r.d.created_at = im->now;
+        fn_rec_driver_create(&im->rec, &it->r.d, it->hash);
         if (apply(im, FN_REC_DRIVER_CREATE) != 0)
             return -1;
-        if (it->has_pos) {
-            it->pos.driver_id = it->d.id;
-            im->pos[im->npos++] = it->pos;
+        if (it->r.has_pos) {
+            it->r.pos.driver_id = it->r.d.id;
+            im->pos[im->npos++] = it->r.pos;
             if (im->npos == 10000 && flush_positions(im) != 0)
                 return -1;
         }
-        if (it->offline) {
+        if (it->r.offline) {
             if (flush_positions(im) != 0)
                 return -1;
-            fn_rec_driver_status(&im->rec, it->d.id, FN_DS_OFFLINE, im->now);
+            fn_rec_driver_status(&im->rec, it->r.d.id, FN_DS_OFFLINE, im->now);
             if (apply(im, FN_REC_DRIVER_STATUS) != 0)
                 return -1;
         }
-        if (it->d.id <= 10000)
-            fn_buf_printf(&im->toks, "%s{\"id\": %llu, \"token\": \"%s\"}", it->d.id > 1 ? ", " : "",
-                          (unsigned long long)it->d.id, it->tok);
+        if (it->r.d.id <= 10000)
+            fn_buf_printf(&im->toks, "%s{\"id\": %llu, \"token\": \"%s\"}", it->r.d.id > 1 ? ", " : "",
+                          (unsigned long long)it->r.d.id, it->tok);
     } else {
-        it->l.id = fn_state_next_load_id(im->s);
-        it->l.company_id = company_get(im, (uint64_t)it->company);
-        fn_rec_load_create(&im->rec, &it->l);
+        it->r.l.id = fn_state_next_load_id(im->s);
+        it->r.l.company_id = company_get(im, (uint64_t)it->r.company);
+        fn_rec_load_create(&im->rec, &it->r.l);
         if (apply(im, FN_REC_LOAD_CREATE) != 0)
             return -1;
     }
@@ -493,6 +374,7 @@ static size_t fill(slot *sl, FILE *f, char **line, size_t *cap, uint64_t *done)
         if (sl->len + (size_t)n > sl->cap) {
             sl->cap = (sl->len + (size_t)n) * 2;
             sl->text = fn_xrealloc(sl->text, sl->cap);
+            sl->strs = fn_xrealloc(sl->strs, sl->cap);
         }
         memcpy(sl->text + sl->len, *line, (size_t)n);
         sl->off[sl->n++] = sl->len;
@@ -596,9 +478,7 @@ static void pipeline_start(importer *im, int nworkers)
     for (int i = 0; i < nworkers; i++) {
         worker *w = &im->workers[i];
         w->im = im;
-        w->call.resp = &w->resp;
-        w->call.area = &im->area;
-        fn_buf_init(&w->resp.body, 0);
+        fn_ds_decoder_init(&w->dec, &(fn_ds_config){im->now, im->shift, im->area, company_known, im});
         if (pthread_create(&w->t, NULL, worker_main, w) != 0) {
             fprintf(stderr, "freight import: cannot start a worker thread\n");
             exit(1);
@@ -615,11 +495,12 @@ static void pipeline_stop(importer *im)
     pthread_mutex_unlock(&im->mu);
     for (int i = 0; i < im->nworkers; i++) {
         pthread_join(im->workers[i].t, NULL);
-        fn_buf_free(&im->workers[i].resp.body);
+        fn_ds_decoder_free(&im->workers[i].dec);
     }
     for (int i = 0; i < SLOTS; i++) {
         arena_free(&im->slots[i].mem);
         free(im->slots[i].text);
+        free(im->slots[i].strs);
         free(im->slots[i].off);
         free(im->slots[i].items);
     }
