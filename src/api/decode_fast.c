@@ -56,9 +56,11 @@ enum { T_STR, T_NUM, T_STRS, T_OBJ };
 /* One key of an object's schema and where its value goes. */
 typedef struct field {
     const char *key;
+    size_t len; /* strlen(key) */
     int type;
     void *val; /* fstr, fnum, fstrs or fobj after type */
 } field;
+#define F(key, type, val) {key, sizeof(key) - 1, type, val}
 
 typedef struct fobj {
     const field *f;
@@ -224,6 +226,7 @@ static int strs(cur *c, fstrs *v)
 static int object(cur *c, const field *f, int n)
 {
     uint32_t seen = 0;
+    int next = 0; /* where the key is looked for first: gen writes them in schema order */
     if (!eat(c, '{'))
         return -1;
     if (eat(c, '}'))
@@ -241,11 +244,16 @@ static int object(cur *c, const field *f, int n)
             return -1;
         klen = (size_t)(c->p - k);
         c->p++;
-        for (i = 0; i < n; i++)
-            if (strncmp(f[i].key, k, klen) == 0 && f[i].key[klen] == '\0')
-                break;
-        if (i == n || (seen & (1u << i)) || !eat(c, ':'))
+        for (int t = 0; t < n; t++) {
+            i = next + t < n ? next + t : next + t - n;
+            if (f[i].len == klen && memcmp(f[i].key, k, klen) == 0)
+                goto found;
+        }
+        return -1;
+    found:
+        if ((seen & (1u << i)) || !eat(c, ':'))
             return -1;
+        next = i + 1;
         seen |= 1u << i;
         switch (f[i].type) {
         case T_STR:
@@ -316,8 +324,8 @@ static int company(const fn_ds_config *x, cur *c, fn_ds_rec *r)
 {
     fnum id = {0};
     fstr name = {0}, kind = {0}, city = {0}, prov = {0};
-    const field f[] = {{"id", T_NUM, &id},     {"name", T_STR, &name},     {"kind", T_STR, &kind},
-                       {"city", T_STR, &city}, {"province", T_STR, &prov}};
+    const field f[] = {F("id", T_NUM, &id),     F("name", T_STR, &name),     F("kind", T_STR, &kind),
+                       F("city", T_STR, &city), F("province", T_STR, &prov)};
     int k, p = -1;
     (void)x;
     if (document(c, f, 5) != 0 || !i_ok(&id, 1, 1, INT64_MAX) || !s_ok(&name, 1, 1, 100) ||
@@ -339,26 +347,26 @@ static int driver(const fn_ds_config *x, cur *c, fn_ds_rec *r)
     fnum plat = {0}, plon = {0}, ts = {0}, speed = {0}, heading = {0};
     fstr name = {0}, phone = {0}, plate = {0}, type = {0}, status = {0}, pv[FN_PROVINCE_COUNT];
     fstrs provs = {pv, FN_PROVINCE_COUNT, 0, 0};
-    const field home_f[] = {{"lat", T_NUM, &hlat}, {"lon", T_NUM, &hlon}};
-    const field truck_f[] = {{"plate", T_STR, &plate},
-                             {"type", T_STR, &type},
-                             {"length_m", T_NUM, &len},
-                             {"capacity_t", T_NUM, &cap},
-                             {"volume_m3", T_NUM, &vol}};
-    const field pos_f[] = {{"lat", T_NUM, &plat},
-                           {"lon", T_NUM, &plon},
-                           {"ts", T_NUM, &ts},
-                           {"speed_kmh", T_NUM, &speed},
-                           {"heading_deg", T_NUM, &heading}};
+    const field home_f[] = {F("lat", T_NUM, &hlat), F("lon", T_NUM, &hlon)};
+    const field truck_f[] = {F("plate", T_STR, &plate),
+                             F("type", T_STR, &type),
+                             F("length_m", T_NUM, &len),
+                             F("capacity_t", T_NUM, &cap),
+                             F("volume_m3", T_NUM, &vol)};
+    const field pos_f[] = {F("lat", T_NUM, &plat),
+                           F("lon", T_NUM, &plon),
+                           F("ts", T_NUM, &ts),
+                           F("speed_kmh", T_NUM, &speed),
+                           F("heading_deg", T_NUM, &heading)};
     fobj home = {home_f, 2, 0}, truck = {truck_f, 5, 0}, pos = {pos_f, 5, 0};
-    const field f[] = {{"id", T_NUM, &id},
-                       {"name", T_STR, &name},
-                       {"phone", T_STR, &phone},
-                       {"home", T_OBJ, &home},
-                       {"truck", T_OBJ, &truck},
-                       {"preferred_provinces", T_STRS, &provs},
-                       {"status", T_STR, &status},
-                       {"position", T_OBJ, &pos}};
+    const field f[] = {F("id", T_NUM, &id),
+                       F("name", T_STR, &name),
+                       F("phone", T_STR, &phone),
+                       F("home", T_OBJ, &home),
+                       F("truck", T_OBJ, &truck),
+                       F("preferred_provinces", T_STRS, &provs),
+                       F("status", T_STR, &status),
+                       F("position", T_OBJ, &pos)};
     int ti, li;
     uint32_t mask = 0;
 
@@ -415,10 +423,10 @@ typedef struct fplace {
 static void place_init(fplace *p)
 {
     memset(p, 0, sizeof(*p));
-    p->f[0] = (field){"lat", T_NUM, &p->lat};
-    p->f[1] = (field){"lon", T_NUM, &p->lon};
-    p->f[2] = (field){"city", T_STR, &p->city};
-    p->f[3] = (field){"province", T_STR, &p->prov};
+    p->f[0] = (field)F("lat", T_NUM, &p->lat);
+    p->f[1] = (field)F("lon", T_NUM, &p->lon);
+    p->f[2] = (field)F("city", T_STR, &p->city);
+    p->f[3] = (field)F("province", T_STR, &p->prov);
     p->o = (fobj){p->f, 4, 0};
 }
 
@@ -443,23 +451,23 @@ static int load(const fn_ds_config *x, cur *c, fn_ds_rec *r)
     fstr kind = {0}, notes = {0}, cname = {0}, cphone = {0}, tv[FN_TT__COUNT];
     fstrs types = {tv, FN_TT__COUNT, 0, 0};
     fplace origin, dest;
-    const field cargo_f[] = {{"kind", T_STR, &kind}, {"weight_t", T_NUM, &weight}, {"volume_m3", T_NUM, &vol}};
-    const field truck_f[] = {{"types", T_STRS, &types}, {"min_length_m", T_NUM, &min_len}};
-    const field pickup_f[] = {{"earliest_at", T_NUM, &earliest}, {"latest_at", T_NUM, &latest}};
-    const field contact_f[] = {{"name", T_STR, &cname}, {"phone", T_STR, &cphone}};
+    const field cargo_f[] = {F("kind", T_STR, &kind), F("weight_t", T_NUM, &weight), F("volume_m3", T_NUM, &vol)};
+    const field truck_f[] = {F("types", T_STRS, &types), F("min_length_m", T_NUM, &min_len)};
+    const field pickup_f[] = {F("earliest_at", T_NUM, &earliest), F("latest_at", T_NUM, &latest)};
+    const field contact_f[] = {F("name", T_STR, &cname), F("phone", T_STR, &cphone)};
     fobj cargo = {cargo_f, 3, 0}, truck = {truck_f, 2, 0}, pickup = {pickup_f, 2, 0}, contact = {contact_f, 2, 0};
-    const field f[] = {{"id", T_NUM, &id},
-                       {"company_id", T_NUM, &company_id},
-                       {"created_at", T_NUM, &created},
-                       {"origin", T_OBJ, &origin.o},
-                       {"destination", T_OBJ, &dest.o},
-                       {"cargo", T_OBJ, &cargo},
-                       {"truck", T_OBJ, &truck},
-                       {"pickup", T_OBJ, &pickup},
-                       {"price_cny", T_NUM, &price},
-                       {"expires_at", T_NUM, &expires},
-                       {"contact", T_OBJ, &contact},
-                       {"notes", T_STR, &notes}};
+    const field f[] = {F("id", T_NUM, &id),
+                       F("company_id", T_NUM, &company_id),
+                       F("created_at", T_NUM, &created),
+                       F("origin", T_OBJ, &origin.o),
+                       F("destination", T_OBJ, &dest.o),
+                       F("cargo", T_OBJ, &cargo),
+                       F("truck", T_OBJ, &truck),
+                       F("pickup", T_OBJ, &pickup),
+                       F("price_cny", T_NUM, &price),
+                       F("expires_at", T_NUM, &expires),
+                       F("contact", T_OBJ, &contact),
+                       F("notes", T_STR, &notes)};
     const int64_t tmax = INT32_MAX * 4LL, now = x->now_s;
     uint16_t mask = 0;
     int li = -1;
