@@ -46,14 +46,13 @@
 
 #define SHOW_ERRORS 50  /* errors printed in full; the rest are counted */
 #define SLOTS 8          /* chunks in flight */
-#define CHUNK_LINES 2048 /* lines per chunk */
+#define CHUNK_BYTES (1u << 20) /* bytes read into a slot at a time (whole lines) */
 
 enum { COMPANIES, DRIVERS, LOADS };
 static const char *const files[] = {"companies.jsonl", "drivers.jsonl", "loads.jsonl"};
 
 /* One line, as a worker leaves it for the main thread. */
 typedef struct item {
-    uint64_t line;
     fn_ds_rec r;               /* the decoded line; its strings live in the slot */
     char tok[FN_TOKEN_LEN + 1];
     uint8_t hash[FN_TOKEN_HASH_BYTES];
@@ -67,13 +66,18 @@ typedef struct item {
 typedef struct arena {
     char **blocks;
     size_t nblocks, cur, used;
+    char **big;                /* allocations too large for a block, freed at the reset */
+    size_t nbig;
 } arena;
 
 #define ARENA_BLOCK (4u << 20)
 
 static __thread arena *tls_arena;
 
-/* Every allocation starts with 16 bytes saying where it came from. */
+/* Every allocation starts with 16 bytes saying where it came from: 0
+ * malloc, 1 a block, 2 the big list.  A big value (a line of megabytes)
+ * must not fail: when the string buffer of jansson's lexer could not grow,
+ * json_loadb aborted with a double free (any line over 2 MB did). */
 static void *jalloc(size_t n)
 {
     arena *a = tls_arena;
@@ -85,8 +89,12 @@ static void *jalloc(size_t n)
         return p ? p + 16 : NULL;
     }
     n = (n + 16 + 15) & ~(size_t)15;
-    if (n > ARENA_BLOCK)
-        return NULL;
+    if (n > ARENA_BLOCK / 4) {
+        a->big = fn_xrealloc(a->big, (a->nbig + 1) * sizeof(char *));
+        p = a->big[a->nbig++] = fn_xmalloc(n);
+        p[0] = 2;
+        return p + 16;
+    }
     if (a->nblocks == 0 || a->used + n > ARENA_BLOCK) {
         if (a->nblocks && a->cur + 1 < a->nblocks) {
             a->cur++;
@@ -112,15 +120,20 @@ static void jfree(void *p)
 
 static void arena_reset(arena *a)
 {
+    for (size_t i = 0; i < a->nbig; i++)
+        free(a->big[i]);
+    a->nbig = 0;
     a->cur = 0;
     a->used = 0;
 }
 
 static void arena_free(arena *a)
 {
+    arena_reset(a);
     for (size_t i = 0; i < a->nblocks; i++)
         free(a->blocks[i]);
     free(a->blocks);
+    free(a->big);
     memset(a, 0, sizeof(*a));
 }
 
@@ -129,12 +142,12 @@ enum { FREE, READY, BUSY, DONE };
 typedef struct slot {
     int state;
     uint64_t seq;              /* chunk number in the file */
-    char *text;                /* the chunk's lines, back to back */
+    char *text;                /* whole lines, as read (the file's last may lack its newline) */
     char *strs;                /* the fast path's strings, line i's from strs + off[i] (cap bytes) */
     size_t len, cap;
+    /* Set by the worker, which splits the text into lines: */
     size_t *off;               /* start of each line in text; off[n] = len */
-    uint64_t first_line;
-    size_t n;
+    size_t n, ncap;            /* lines; room in off (ncap + 1) and items (ncap) */
     item *items;
     arena mem;                 /* the lines jansson parsed (those the fast path declined) */
 } slot;
@@ -275,6 +288,31 @@ static void check_line(worker *w, int file, const char *text, size_t len, char *
     }
 }
 
+/* Finds the lines of a slot's text.  The main thread only reads blocks of
+ * whole lines, so that the per-line work is all on the workers. */
+static void split(slot *sl)
+{
+    const char *p = sl->text, *end = sl->text + sl->len;
+    sl->n = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (sl->n == sl->ncap) {
+            sl->ncap = sl->ncap ? sl->ncap * 2 : 4096;
+            sl->off = fn_xrealloc(sl->off, (sl->ncap + 1) * sizeof(size_t));
+            sl->items = fn_xrealloc(sl->items, sl->ncap * sizeof(item));
+        }
+        sl->off[sl->n++] = (size_t)(p - sl->text);
+        p = nl ? nl + 1 : end;
+    }
+    sl->off[sl->n] = sl->len;
+}
+
+/* An empty line is allowed (a trailing newline) and skipped. */
+static int empty_line(const slot *sl, size_t i)
+{
+    return sl->off[i + 1] - sl->off[i] == 1 && sl->text[sl->off[i]] == '\n';
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -295,11 +333,11 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&im->mu);
         arena_reset(&sl->mem);
         tls_arena = &sl->mem;
-        for (size_t i = 0; i < sl->n; i++) {
-            item *it = &sl->items[i];
-            it->line = sl->first_line + i;
-            check_line(w, im->file, sl->text + sl->off[i], sl->off[i + 1] - sl->off[i], sl->strs + sl->off[i], it);
-        }
+        split(sl);
+        for (size_t i = 0; i < sl->n; i++)
+            if (!empty_line(sl, i))
+                check_line(w, im->file, sl->text + sl->off[i], sl->off[i + 1] - sl->off[i], sl->strs + sl->off[i],
+                           &sl->items[i]);
         tls_arena = NULL;
         pthread_mutex_lock(&im->mu);
         sl->state = DONE;
@@ -311,14 +349,14 @@ static void *worker_main(void *arg)
 
 /* ---- the main thread: apply in file order ---- */
 
-static int apply_item(importer *im, int file, item *it)
+static int apply_item(importer *im, int file, uint64_t line, item *it)
 {
     if (!it->r.ok) {
-        refuse(im, file, it->line, it->r.err);
+        refuse(im, file, line, it->r.err);
         return 0;
     }
     if ((uint64_t)it->r.id <= im->last_id) {
-        refuse(im, file, it->line, "id: ids must increase from line to line (invalid_field)");
+        refuse(im, file, line, "id: ids must increase from line to line (invalid_field)");
         return 0;
     }
     im->last_id = (uint64_t)it->r.id;
@@ -365,35 +403,74 @@ static int apply_item(importer *im, int file, item *it)
     return 0;
 }
 
-/* Reads up to CHUNK_LINES lines into a slot; returns how many. */
-static size_t fill(slot *sl, FILE *f, char **line, size_t *cap, uint64_t *done)
+/* The main thread's reading of one file: blocks cut after their last
+ * newline, the rest carried over to the next block. */
+typedef struct reader {
+    FILE *f;
+    char *carry;               /* the start of a line read but not yet handed out */
+    size_t carry_len, carry_cap;
+    int eof;
+    uint64_t done;             /* bytes handed out */
+} reader;
+
+/* Fills a slot with whole lines (at least CHUNK_BYTES of them unless the
+ * file ends first); returns the bytes, 0 at the end of the file. */
+static size_t fill(slot *sl, reader *rd)
 {
-    ssize_t n;
-    sl->len = sl->n = 0;
-    while (sl->n < CHUNK_LINES && (n = getline(line, cap, f)) > 0) {
-        if (sl->len + (size_t)n > sl->cap) {
-            sl->cap = (sl->len + (size_t)n) * 2;
-            sl->text = fn_xrealloc(sl->text, sl->cap);
-            sl->strs = fn_xrealloc(sl->strs, sl->cap);
-        }
-        memcpy(sl->text + sl->len, *line, (size_t)n);
-        sl->off[sl->n++] = sl->len;
-        sl->len += (size_t)n;
-        *done += (uint64_t)n;
+    char *nl;
+    size_t scanned;
+    if (sl->cap < rd->carry_len + CHUNK_BYTES) {
+        sl->cap = rd->carry_len + CHUNK_BYTES;
+        sl->text = fn_xrealloc(sl->text, sl->cap);
+        sl->strs = fn_xrealloc(sl->strs, sl->cap);
     }
-    sl->off[sl->n] = sl->len;
-    return sl->n;
+    memcpy(sl->text, rd->carry, rd->carry_len);
+    sl->len = rd->carry_len;
+    scanned = rd->carry_len; /* the carried part holds no newline */
+    /* Read until the block holds a newline (a line may be longer than a
+     * block) or the file ends. */
+    for (;;) {
+        size_t got = 0;
+        if (!rd->eof) {
+            if (sl->cap - sl->len < CHUNK_BYTES / 2) {
+                sl->cap *= 2;
+                sl->text = fn_xrealloc(sl->text, sl->cap);
+                sl->strs = fn_xrealloc(sl->strs, sl->cap);
+            }
+            got = fread(sl->text + sl->len, 1, sl->cap - sl->len, rd->f);
+            if (got == 0)
+                rd->eof = 1;
+            sl->len += got;
+        }
+        nl = sl->len > scanned ? memrchr(sl->text + scanned, '\n', sl->len - scanned) : NULL;
+        if (nl || rd->eof)
+            break;
+        scanned = sl->len;
+    }
+    /* Without a newline at the end of the file, the rest is the last line;
+     * else the bytes after the last newline go to the next block. */
+    rd->carry_len = nl ? (size_t)(sl->text + sl->len - (nl + 1)) : 0;
+    if (rd->carry_len) {
+        if (rd->carry_cap < rd->carry_len) {
+            rd->carry_cap = rd->carry_len * 2;
+            rd->carry = fn_xrealloc(rd->carry, rd->carry_cap);
+        }
+        memcpy(rd->carry, nl + 1, rd->carry_len);
+        sl->len -= rd->carry_len;
+    }
+    rd->done += sl->len;
+    return sl->len;
 }
 
 /* One file through the pipeline.  Returns -1 only when the import cannot
  * go on. */
 static int import_file(importer *im, int file)
 {
-    char path[4096], *line = NULL;
-    size_t cap = 0;
-    uint64_t next_read = 0, next_apply = 0, lineno = 1, done = 0;
+    char path[4096];
+    uint64_t next_read = 0, next_apply = 0, lineno = 1;
     struct stat st;
     fn_progress pg;
+    reader rd = {0};
     FILE *f;
     int rc = 0, eof = 0;
 
@@ -403,7 +480,8 @@ static int import_file(importer *im, int file)
         fprintf(stderr, "freight import: cannot open %s: %s\n", path, strerror(errno));
         return -1;
     }
-    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    setvbuf(f, NULL, _IONBF, 0); /* blocks are read straight into the slots */
+    rd.f = f;
     fstat(fileno(f), &st);
     fn_progress_start(&pg, files[file], (uint64_t)st.st_size);
     im->file = file;
@@ -413,13 +491,11 @@ static int import_file(importer *im, int file)
         /* Keep every free slot filled. */
         while (!eof && next_read - next_apply < SLOTS) {
             sl = &im->slots[next_read % SLOTS];
-            if (fill(sl, f, &line, &cap, &done) == 0) {
+            if (fill(sl, &rd) == 0) {
                 eof = 1;
                 break;
             }
             sl->seq = next_read++;
-            sl->first_line = lineno;
-            lineno += sl->n;
             pthread_mutex_lock(&im->mu);
             sl->state = READY;
             pthread_cond_broadcast(&im->cv);
@@ -432,17 +508,14 @@ static int import_file(importer *im, int file)
         while (sl->state != DONE)
             pthread_cond_wait(&im->cv, &im->mu);
         pthread_mutex_unlock(&im->mu);
-        for (size_t i = 0; i < sl->n; i++) {
-            item *it = &sl->items[i];
-            /* An empty line is allowed (a trailing newline). */
-            if (rc == 0 && !(sl->off[i + 1] - sl->off[i] == 1 && sl->text[sl->off[i]] == '\n'))
-                rc = apply_item(im, file, it);
-        }
+        for (size_t i = 0; i < sl->n; i++, lineno++)
+            if (rc == 0 && !empty_line(sl, i))
+                rc = apply_item(im, file, lineno, &sl->items[i]);
         pthread_mutex_lock(&im->mu);
         sl->state = FREE;
         pthread_mutex_unlock(&im->mu);
         next_apply++;
-        fn_progress_set(&pg, done);
+        fn_progress_set(&pg, rd.done);
     }
     /* On an early stop, wait for the slots still being parsed. */
     for (; next_apply < next_read; next_apply++) {
@@ -460,7 +533,7 @@ static int import_file(importer *im, int file)
     if (rc == 0)
         rc = flush_positions(im);
     fn_progress_end(&pg);
-    free(line);
+    free(rd.carry);
     fclose(f);
     return rc;
 }
@@ -471,8 +544,6 @@ static void pipeline_start(importer *im, int nworkers)
     pthread_mutex_init(&im->mu, NULL);
     pthread_cond_init(&im->cv, NULL);
     for (int i = 0; i < SLOTS; i++) {
-        im->slots[i].off = fn_xmalloc((CHUNK_LINES + 1) * sizeof(size_t));
-        im->slots[i].items = fn_xcalloc(CHUNK_LINES, sizeof(item));
     }
     im->workers = fn_xcalloc((size_t)nworkers, sizeof(worker));
     for (int i = 0; i < nworkers; i++) {
