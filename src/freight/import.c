@@ -277,15 +277,14 @@ static int company_known(const void *arg, int64_t id)
 
 /* ---- the workers: decode and check one line (api/dataset.h) ---- */
 
+/* Decodes a line; a member's token (already in it->tok) is hashed.  The
+ * companies were all applied before the first load was read, so
+ * company_known only reads the map. */
 static void check_line(worker *w, int file, const char *text, size_t len, char *strs, item *it)
 {
     fn_ds_decode(&w->dec, file, text, len, strs, &it->r);
-    /* The companies were all applied before the first load was read, so
-     * company_known only reads the map. */
-    if (it->r.ok && file != LOADS) {
-        fn_token_generate(it->tok);
+    if (it->r.ok && file != LOADS)
         fn_token_hash(w->im->key, it->tok, it->hash);
-    }
 }
 
 /* Finds the lines of a slot's text.  The main thread only reads blocks of
@@ -334,6 +333,8 @@ static void *worker_main(void *arg)
         arena_reset(&sl->mem);
         tls_arena = &sl->mem;
         split(sl);
+        if (im->file != LOADS)
+            fn_token_generate_n(sl->items[0].tok, sizeof(item), sl->n);
         for (size_t i = 0; i < sl->n; i++)
             if (!empty_line(sl, i))
                 check_line(w, im->file, sl->text + sl->off[i], sl->off[i + 1] - sl->off[i], sl->strs + sl->off[i],
