@@ -26,6 +26,7 @@
 #include "api/dataset.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -36,6 +37,7 @@ typedef struct cur {
 
 typedef struct fstr {
     const char *s; /* NULL when absent */
+    size_t len;    /* bytes */
     size_t chars;  /* Unicode characters, as fn_jv_string counts them */
 } fstr;
 
@@ -145,6 +147,7 @@ static int str(cur *c, fstr *v)
     memcpy(c->out, start, n);
     c->out[n] = '\0';
     v->s = c->out;
+    v->len = n;
     v->chars = chars;
     c->out += n + 1;
     c->p = (const char *)p + 1;
@@ -318,6 +321,33 @@ static int shift(const fn_ds_config *x, fnum *t)
     return !(t->present && t->integral) || !__builtin_add_overflow(t->i, x->shift_s, &t->i);
 }
 
+/* fn_province_parse without its 31 strcasecmp for the names gen writes: a
+ * string equal, case and all, to a province's English name can only parse
+ * as that province (no two names are equal but for case, and the Chinese
+ * names share no bytes with them); anything else asks fn_province_parse. */
+static struct {
+    const char *name;
+    size_t len;
+} prov_tab[FN_PROVINCE_COUNT];
+static pthread_once_t prov_once = PTHREAD_ONCE_INIT;
+
+static void prov_init(void)
+{
+    for (int i = 0; i < FN_PROVINCE_COUNT; i++) {
+        prov_tab[i].name = fn_province_name(i);
+        prov_tab[i].len = strlen(prov_tab[i].name);
+    }
+}
+
+static int province(const fstr *v)
+{
+    pthread_once(&prov_once, prov_init);
+    for (int i = 0; i < FN_PROVINCE_COUNT; i++)
+        if (prov_tab[i].len == v->len && memcmp(prov_tab[i].name, v->s, v->len) == 0)
+            return i;
+    return fn_province_parse(v->s);
+}
+
 /* ---- the three records ---- */
 
 static int company(const fn_ds_config *x, cur *c, fn_ds_rec *r)
@@ -331,7 +361,7 @@ static int company(const fn_ds_config *x, cur *c, fn_ds_rec *r)
     if (document(c, f, 5) != 0 || !i_ok(&id, 1, 1, INT64_MAX) || !s_ok(&name, 1, 1, 100) ||
         !s_ok(&kind, 1, 1, 32) || !s_ok(&city, 0, 1, 64) || !s_ok(&prov, 0, 1, 64))
         return 0;
-    if ((k = fn_company_kind_parse(kind.s)) < 0 || (prov.s && (p = fn_province_parse(prov.s)) < 0))
+    if ((k = fn_company_kind_parse(kind.s)) < 0 || (prov.s && (p = province(&prov)) < 0))
         return 0;
     r->id = id.i;
     r->c.name = name.s;
@@ -378,7 +408,7 @@ static int driver(const fn_ds_config *x, cur *c, fn_ds_rec *r)
     if ((ti = fn_truck_type_parse(type.s)) < 0 || (li = fn_truck_length_parse(len.d)) < 0)
         return 0;
     for (int i = 0; i < provs.n; i++) {
-        int p = fn_province_parse(pv[i].s);
+        int p = province(&pv[i]);
         if (p < 0)
             return 0;
         mask |= 1u << p;
@@ -439,7 +469,7 @@ static int place(const fn_ds_config *x, const fplace *p, fn_place *out)
     out->lon = p->lon.d;
     out->city = p->city.s ? p->city.s : "";
     out->province = -1;
-    if (p->prov.s && (out->province = (int8_t)fn_province_parse(p->prov.s)) < 0)
+    if (p->prov.s && (out->province = (int8_t)province(&p->prov)) < 0)
         return 0;
     return 1;
 }

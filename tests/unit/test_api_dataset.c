@@ -760,6 +760,35 @@ static void test_known_lines(void **state)
                      1);
 }
 
+/* Every province by its English name (which the fast path must take and
+ * read as the general path does), in capitals, in Chinese, suffixed. */
+static void test_every_province(void **state)
+{
+    char line[256], upper[64];
+    (void)state;
+    set_clock(5000, company_known);
+    for (int i = 0; i < FN_PROVINCE_COUNT; i++) {
+        const char *en = fn_province_name(i);
+        size_t k;
+        for (k = 0; en[k] && k + 1 < sizeof(upper); k++)
+            upper[k] = (char)(en[k] >= 'a' && en[k] <= 'z' ? en[k] - 32 : en[k]);
+        upper[k] = '\0';
+        snprintf(line, sizeof(line), "{\"id\": 1, \"name\": \"A\", \"kind\": \"broker\", \"province\": \"%s\"}", en);
+        assert_int_equal(check_str(FN_DS_COMPANIES, line), 1);
+        snprintf(line, sizeof(line), "{\"id\": 1, \"name\": \"A\", \"kind\": \"broker\", \"province\": \"%s\"}", upper);
+        check_str(FN_DS_COMPANIES, line);
+        snprintf(line, sizeof(line), "{\"id\": 1, \"name\": \"A\", \"kind\": \"broker\", \"province\": \"%s\"}",
+                 fn_province_zh(i));
+        check_str(FN_DS_COMPANIES, line);
+        snprintf(line, sizeof(line), "{\"id\": 1, \"name\": \"A\", \"kind\": \"broker\", \"province\": \"%s省\"}",
+                 fn_province_zh(i));
+        check_str(FN_DS_COMPANIES, line);
+        snprintf(line, sizeof(line), "{\"id\": 1, \"name\": \"A\", \"kind\": \"broker\", \"province\": \"%s \"}", en);
+        check_str(FN_DS_COMPANIES, line);
+    }
+    memset(&st, 0, sizeof(st));
+}
+
 /* FN_TEST_DATASET=DIR: every line of a `freight gen` dataset. */
 static void test_gen_dataset(void **state)
 {
@@ -793,6 +822,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_lines),
+        cmocka_unit_test(test_every_province),
         cmocka_unit_test(test_companies),
         cmocka_unit_test(test_drivers),
         cmocka_unit_test(test_loads),
