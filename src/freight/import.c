@@ -691,7 +691,10 @@ int fn_cmd_import(int argc, char **argv)
 
     t_read = fn_mono_ns();
     fprintf(stderr, "writing the snapshot...\n");
-    if (fn_dd_write_snapshot(dir, im.s, err, sizeof(err)) != 0 ||
+    /* Level 1: half the compression time of level 3 for 9% more bytes
+     * (291 vs 266 MB at scale 1), in a snapshot freightd replaces with
+     * its own. */
+    if (fn_dd_write_snapshot(dir, im.s, 1, err, sizeof(err)) != 0 ||
         fn_dd_write_file(dir, "bench-tokens.json", im.toks.data, im.toks.len, NULL, err, sizeof(err)) != 0) {
         fprintf(stderr, "freight import: %s\n", err);
         goto out;
