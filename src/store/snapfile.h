@@ -25,7 +25,8 @@ typedef struct fn_snapr fn_snapr;
 int fn_snapw_open(fn_snapw **out, const char *dir, uint64_t seq, char *errbuf, size_t errlen);
 /* Sets the zstd level (3 unless set) before the first fn_snapw_write: a
  * snapshot that is written once by a tool and soon replaced may trade
- * size for time.  Returns 0, or FN_EIO when zstd refuses the level. */
+ * size for time (zstd clamps a level it does not have).  Returns 0, or
+ * FN_EIO when zstd refuses (after the first write). */
 int fn_snapw_set_level(fn_snapw *s, int level);
 /* Streams n bytes of state into the snapshot (compressed as they come).
  * Returns 0 or FN_EIO. */
