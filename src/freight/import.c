@@ -4,7 +4,9 @@
  * dir, offline, the way a database restores a dump.
  *
  * Every record is checked by the same code the API uses for the same body
- * (api/decode.c), so a dataset can hold nothing the API would refuse.  A bad
+ * (api/decode.c, through api/dataset.h), so a dataset can hold nothing the
+ * API would refuse; lines as `freight gen` writes them take a fast decoder
+ * held to the same rules (api/decode_fast.c), anything else jansson.  A bad
  * record is reported with its file, line and field, and skipped; nothing
  * imported before or after it is lost, and the command ends with status 1.
  * Loads refer to companies by their dataset id: a load whose company was
@@ -19,11 +21,12 @@
  * with token.key, admin.token and bench-tokens.json as `freight bulkload`
  * writes them.
  *
- * Parsing JSON is most of the work, so it runs on worker threads: the main
- * thread reads a file in chunks of lines into a ring of slots, workers
- * parse and check the lines of a slot (and make the members' tokens), and
- * the main thread applies finished slots strictly in file order, giving
- * ids, so the result is the same whatever the timing.
+ * Decoding lines is most of the work, so it runs on worker threads: the
+ * main thread reads a file in blocks of whole lines (1 MB) into a ring of
+ * slots, workers split a slot into lines, decode and check them (and make
+ * the members' tokens), and the main thread applies finished slots
+ * strictly in file order, giving ids and line numbers, so the result is
+ * the same whatever the timing.
  */
 #include "api/dataset.h"
 #include "auth/token.h"
@@ -36,7 +39,6 @@
 #include "freight/progress.h"
 
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
