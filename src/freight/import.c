@@ -422,8 +422,12 @@ static size_t fill(slot *sl, reader *rd)
 {
     char *nl;
     size_t scanned;
+    /* Room for a carried line and a block, with slack: growing by the
+     * carry's few bytes on every fill would move the buffers to fresh
+     * pages each time, and the kernel's zeroing of them cost more than
+     * the reading. */
     if (sl->cap < rd->carry_len + CHUNK_BYTES) {
-        sl->cap = rd->carry_len + CHUNK_BYTES;
+        sl->cap = 2 * (rd->carry_len + CHUNK_BYTES);
         sl->text = fn_xrealloc(sl->text, sl->cap);
         sl->strs = fn_xrealloc(sl->strs, sl->cap);
     }
