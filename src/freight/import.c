@@ -587,7 +587,14 @@ static void pipeline_stop(importer *im)
     pthread_mutex_destroy(&im->mu);
 }
 
-static int read_manifest(importer *im, int64_t *start)
+/* The manifest's count of one file, 0 when it does not say. */
+static uint64_t manifest_count(json_t *m, const char *key)
+{
+    json_t *v = json_object_get(json_object_get(m, "counts"), key);
+    return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
+}
+
+static int read_manifest(importer *im, int64_t *start, uint64_t *members)
 {
     char path[4096];
     json_error_t jerr;
@@ -611,6 +618,7 @@ static int read_manifest(importer *im, int64_t *start)
         return -1;
     }
     *start = json_integer_value(v);
+    *members = manifest_count(m, "companies") + manifest_count(m, "drivers");
     json_decref(m);
     return 0;
 }
@@ -622,6 +630,7 @@ int fn_cmd_import(int argc, char **argv)
     int nworkers = 2;
     int rebase = 1, rc = 1;
     int64_t start = 0;
+    uint64_t members = 0;
     uint64_t t0 = fn_mono_ns(), t_read = 0;
     fn_state_config cfg = {FN_AREA_CHINA, 1.3, 0.2};
     importer im;
@@ -654,7 +663,7 @@ int fn_cmd_import(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (read_manifest(&im, &start) != 0 || fn_token_init() != 0)
+    if (read_manifest(&im, &start, &members) != 0 || fn_token_init() != 0)
         return 1;
     if (fn_dd_create(dir, im.key, err, sizeof(err)) != 0) {
         fprintf(stderr, "freight import: %s\n", err);
@@ -664,6 +673,9 @@ int fn_cmd_import(int argc, char **argv)
     im.shift = rebase ? im.now - start : 0;
     im.s = fn_state_new(&cfg);
     im.area = fn_state_cfg(im.s)->area;
+    /* The counts are a hint, and a manifest may lie: at most 8 M tokens'
+     * worth (a 384 MB table) is reserved; beyond that the table grows. */
+    fn_state_reserve_tokens(im.s, members < (8u << 20) ? members : (8u << 20));
     pipeline_start(&im, nworkers);
     fn_buf_init(&im.rec, 0);
     fn_buf_init(&im.toks, 0);
