@@ -79,9 +79,13 @@ void fn_reply_empty(fn_call *c);
  * the handlers and `freight import`: each fills *out (strings point into
  * body) or replies 400/422 through c and returns -1.  now is the clock the
  * load's times are checked against. */
+#define FN_MAX_PICKUP_AHEAD_S (90 * 86400) /* how far ahead a load's pickup may open */
 int fn_decode_company(fn_call *c, json_t *body, fn_company *out);
 int fn_decode_driver(fn_call *c, json_t *body, fn_driver *out);
 int fn_decode_load(fn_call *c, json_t *body, int64_t now, fn_load *out);
+/* Whether a phone number is digits (5 to 20), with an optional leading '+'
+ * and spaces or dashes between them: the rule for a driver's phone. */
+int fn_valid_phone(const char *s);
 
 /* Starts a reply written with the streaming JSON writer (jw.h) straight
  * into the response body; the handler closes every object it opens. */
@@ -126,6 +130,9 @@ int fn_jv_object(fn_call *c, json_t *obj, const char *prefix, const char *key, i
 int fn_jv_latlon(fn_call *c, json_t *obj, const char *prefix, double *lat, double *lon);
 /* Money in yuan with at most 2 decimals, > 0, into fen. */
 int fn_jv_money(fn_call *c, json_t *obj, const char *prefix, const char *key, int64_t *fen);
+/* The arithmetic of fn_jv_money: yuan into *fen, or -1 when it has more
+ * than 2 decimals (the range is the caller's). */
+int fn_yuan_to_fen(double yuan, int64_t *fen);
 /* Parses an unsigned decimal query/path integer; returns 0 or -1. */
 int fn_parse_u64(const char *s, uint64_t *out);
 /* Query parameter helpers: reply 400 naming the parameter on bad input. */

@@ -13,9 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_PICKUP_AHEAD_S (90 * 86400)
-
-static int valid_phone(const char *s)
+int fn_valid_phone(const char *s)
 {
     size_t digits = 0;
     if (*s == '+')
@@ -90,7 +88,7 @@ int fn_decode_driver(fn_call *c, json_t *body, fn_driver *out)
     memset(out, 0, sizeof(*out));
     if (fn_jv_string(c, body, NULL, "name", 1, 1, 100, &name) || fn_jv_string(c, body, NULL, "phone", 1, 5, 24, &phone))
         return -1;
-    if (!valid_phone(phone)) {
+    if (!fn_valid_phone(phone)) {
         fn_reply_error(c, FN_EINVAL, "phone", "phone must be digits (5 to 20), optionally with a leading +");
         return -1;
     }
@@ -204,7 +202,7 @@ int fn_decode_load(fn_call *c, json_t *body, int64_t now, fn_load *out)
         fn_reply_error(c, FN_EUNPROCESSABLE, "pickup.latest_at", "pickup.latest_at is in the past");
         return -1;
     }
-    if (earliest > now + MAX_PICKUP_AHEAD_S) {
+    if (earliest > now + FN_MAX_PICKUP_AHEAD_S) {
         fn_reply_error(c, FN_EINVAL, "pickup.earliest_at", "pickup.earliest_at is more than 90 days ahead");
         return -1;
     }

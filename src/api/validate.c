@@ -141,12 +141,19 @@ int fn_jv_latlon(fn_call *c, json_t *obj, const char *prefix, double *lat, doubl
 
 int fn_jv_money(fn_call *c, json_t *obj, const char *prefix, const char *key, int64_t *fen)
 {
-    double v, cents;
+    double v;
     if (fn_jv_number(c, obj, prefix, key, 1, 0.01, 100000000.0, &v, NULL))
         return -1;
-    cents = v * 100.0;
-    if (fabs(cents - round(cents)) > 1e-6 * fmax(1.0, cents))
+    if (fn_yuan_to_fen(v, fen) != 0)
         return invalid(c, prefix, key, "must have at most 2 decimals");
+    return 0;
+}
+
+int fn_yuan_to_fen(double yuan, int64_t *fen)
+{
+    double cents = yuan * 100.0;
+    if (fabs(cents - round(cents)) > 1e-6 * fmax(1.0, cents))
+        return -1;
     *fen = (int64_t)llround(cents);
     return 0;
 }

@@ -123,6 +123,11 @@ int fn_state_token_lookup(const fn_state *s, const uint8_t hash[FN_TOKEN_HASH_BY
     return fn_tokens_get(s->tokens, hash, principal);
 }
 
+void fn_state_reserve_tokens(fn_state *s, uint64_t n)
+{
+    fn_tokens_reserve(s->tokens, fn_tokens_count(s->tokens) + (size_t)n);
+}
+
 double fn_state_road_km(const fn_state *s, double lat1, double lon1, double lat2, double lon2)
 {
     return fn_haversine_km(lat1, lon1, lat2, lon2) * s->cfg.circuity;

@@ -64,6 +64,10 @@ void fn_state_counts_get(const fn_state *s, fn_state_counts *out);
 
 /* Resolves a token hash to its principal; returns 1 when known. */
 int fn_state_token_lookup(const fn_state *s, const uint8_t hash[FN_TOKEN_HASH_BYTES], uint64_t *principal);
+/* Makes room for n more members' tokens, so that a state built record by
+ * record from known counts (`freight import`) does not rehash its token
+ * table a dozen times on the way. */
+void fn_state_reserve_tokens(fn_state *s, uint64_t n);
 
 /* Road estimate in km between two points (great circle x circuity). */
 double fn_state_road_km(const fn_state *s, double lat1, double lon1, double lat2, double lon2);

@@ -283,7 +283,7 @@ int fn_cmd_bulkload(int argc, char **argv)
     fn_progress_end(&pg);
 
     fprintf(stderr, "writing the snapshot...\n");
-    if (fn_dd_write_snapshot(dir, s, err, sizeof(err)) != 0 ||
+    if (fn_dd_write_snapshot(dir, s, 0, err, sizeof(err)) != 0 ||
         fn_dd_write_file(dir, "bench-tokens.json", toks.data, toks.len, NULL, err, sizeof(err)) != 0) {
         fprintf(stderr, "freight bulkload: %s\n", err);
         goto out;

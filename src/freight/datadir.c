@@ -71,13 +71,18 @@ int fn_dd_write_file(const char *dir, const char *name, const void *data, size_t
     return 0;
 }
 
-int fn_dd_write_snapshot(const char *dir, const fn_state *s, char *err, size_t errlen)
+int fn_dd_write_snapshot(const char *dir, const fn_state *s, int zstd_level, char *err, size_t errlen)
 {
     char path[4096];
     fn_snapw *w;
     snprintf(path, sizeof(path), "%s/snap", dir);
     if (fn_snapw_open(&w, path, 1, err, errlen) != 0)
         return -1;
+    if (zstd_level && fn_snapw_set_level(w, zstd_level) != 0) {
+        fn_snapw_abort(w);
+        snprintf(err, errlen, "zstd refused level %d", zstd_level);
+        return -1;
+    }
     if (fn_state_snap_save(s, w) != 0) {
         fn_snapw_abort(w);
         snprintf(err, errlen, "writing the snapshot in %s failed", path);

@@ -19,7 +19,8 @@ int fn_dd_create(const char *dir, uint8_t key[FN_TOKEN_KEY_BYTES], char *err, si
  * fsynced.  Returns 0 or -1 with a message. */
 int fn_dd_write_file(const char *dir, const char *name, const void *data, size_t len, const char *trailer, char *err,
                      size_t errlen);
-/* Writes the state as snapshot 1 in dir/snap.  Returns 0 or -1 with a message. */
-int fn_dd_write_snapshot(const char *dir, const fn_state *s, char *err, size_t errlen);
+/* Writes the state as snapshot 1 in dir/snap, at zstd level zstd_level (0:
+ * the snapshot files' default).  Returns 0 or -1 with a message. */
+int fn_dd_write_snapshot(const char *dir, const fn_state *s, int zstd_level, char *err, size_t errlen);
 
 #endif

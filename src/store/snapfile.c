@@ -15,8 +15,9 @@
  *
  * Body: exactly one zstd frame holding the state's bytes, with the frame's
  * content checksum (ZSTD_c_checksumFlag) so that decompression itself
- * verifies the raw bytes.  Compressed at level 3, with two worker threads
- * when the library supports them.
+ * verifies the raw bytes.  Compressed at level 3 (or the writer's
+ * fn_snapw_set_level), with two worker threads when the library supports
+ * them.
  *
  * Trailer, 32 bytes, at the very end of the file:
  *      0   8  compressed_bytes: the size of the body
@@ -215,6 +216,11 @@ err:
         unlink(s->tmp_path);
     snapw_free(s);
     return FN_EIO;
+}
+
+int fn_snapw_set_level(fn_snapw *s, int level)
+{
+    return ZSTD_isError(ZSTD_CCtx_setParameter(s->cctx, ZSTD_c_compressionLevel, level)) ? FN_EIO : 0;
 }
 
 int fn_snapw_write(fn_snapw *s, const void *p, size_t n)

@@ -23,6 +23,11 @@ typedef struct fn_snapr fn_snapr;
 /* Starts writing the snapshot for seq in dir (as the .tmp file).
  * Returns 0 or FN_EIO with a sentence in errbuf. */
 int fn_snapw_open(fn_snapw **out, const char *dir, uint64_t seq, char *errbuf, size_t errlen);
+/* Sets the zstd level (3 unless set) before the first fn_snapw_write: a
+ * snapshot that is written once by a tool and soon replaced may trade
+ * size for time (zstd clamps a level it does not have).  Returns 0, or
+ * FN_EIO when zstd refuses (after the first write). */
+int fn_snapw_set_level(fn_snapw *s, int level);
 /* Streams n bytes of state into the snapshot (compressed as they come).
  * Returns 0 or FN_EIO. */
 int fn_snapw_write(fn_snapw *s, const void *p, size_t n);

@@ -128,6 +128,30 @@ static void test_tokens_differ(void **state)
         free(toks[i]);
 }
 
+/* Tokens made in batches: well formed, none repeated within or across
+ * batches (an odd count and stride, so that batches end mid-way), nothing
+ * written between them. */
+static void test_tokens_in_batches(void **state)
+{
+    enum { N = 1000, STRIDE = 61 };
+    char *buf = malloc(N * STRIDE), *toks[N];
+    (void)state;
+    assert_non_null(buf);
+    memset(buf, '#', N * STRIDE);
+    fn_token_generate_n(buf, STRIDE, 3);
+    fn_token_generate_n(buf + 3 * STRIDE, STRIDE, N - 3);
+    for (int i = 0; i < N; i++) {
+        toks[i] = buf + i * STRIDE;
+        assert_true(fn_token_well_formed(toks[i]));
+        for (int j = FN_TOKEN_LEN + 1; j < STRIDE; j++)
+            assert_int_equal(toks[i][j], '#');
+    }
+    qsort(toks, N, sizeof(char *), cmp_str);
+    for (int i = 1; i < N; i++)
+        assert_string_not_equal(toks[i - 1], toks[i]);
+    free(buf);
+}
+
 static void test_hash_keyed(void **state)
 {
     uint8_t k1[FN_TOKEN_KEY_BYTES], k2[FN_TOKEN_KEY_BYTES];
@@ -456,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_token_format),
         cmocka_unit_test(test_well_formed_rejects),
         cmocka_unit_test(test_tokens_differ),
+        cmocka_unit_test(test_tokens_in_batches),
         cmocka_unit_test(test_hash_keyed),
         cmocka_unit_test(test_table_many),
         cmocka_unit_test(test_table_collisions_and_wrap),

@@ -104,6 +104,23 @@ static void read_snap_expect(const char *dir, uint64_t seq, const uint8_t *state
 
 /* ---- tests ----------------------------------------------------------- */
 
+/* Another zstd level (what `freight import` writes) reads back the same. */
+static void test_level(void **state)
+{
+    const char *dir = tdir(state);
+    const size_t n = 3u << 20;
+    uint8_t *st = make_state(n, 5);
+    fn_snapw *w = NULL;
+    char err[512] = "";
+    assert_int_equal(fn_snapw_open(&w, dir, 9, err, sizeof(err)), 0);
+    assert_int_equal(fn_snapw_set_level(w, 1), 0);
+    assert_int_equal(fn_snapw_write(w, st, n), 0);
+    if (fn_snapw_commit(w, err, sizeof(err)) != 0)
+        fail_msg("fn_snapw_commit: %s", err);
+    read_snap_expect(dir, 9, st, n);
+    free(st);
+}
+
 static void test_round_trip(void **state)
 {
     const char *dir = tdir(state);
@@ -367,6 +384,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_trip, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_level, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_empty_state, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_no_snapshot, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_newest_chosen_older_deleted, setup_dir, teardown_dir),
