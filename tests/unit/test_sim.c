@@ -408,7 +408,10 @@ static void test_random_days_conserve(void **state)
 }
 
 /* The bound for the loads a policy served is below what the policy drove
- * empty: its plan is one of the assignments the bound minimises over. */
+ * empty: its plan is one of the assignments the bound minimises over.  The
+ * open bound (chains end anywhere) is below the plan's empty km inside the
+ * days; the closed one (every truck ends at a home) is above the open one
+ * and below the plan's empty km with the final trips home. */
 static void test_bound_below_every_policy(void **state)
 {
     (void)state;
@@ -417,29 +420,40 @@ static void test_bound_below_every_policy(void **state)
     for (int p = 0; p < FN_SIM__POLICIES; p++) {
         fn_sim_config c;
         fn_sim_result r;
-        fn_bound_config bc = {1.3, 50, 3600, 0};
+        fn_bound_config bc = {.circuity = 1.3, .speed_kmh = 50, .service_s = 3600, .home_km = 50};
         fn_bound_truck *bt = calloc(d.nt, sizeof(*bt));
         fn_bound_load *bl = calloc(d.nl, sizeof(*bl));
-        fn_bound_result b;
+        fn_bound_result open, closed;
         size_t n = 0;
         cfg_for(&c, p, 2);
         assert_int_equal(fn_sim_run(&c, d.t, d.nt, d.l, d.nl, &r), 0);
         for (size_t i = 0; i < d.nt; i++)
-            bt[i] = (fn_bound_truck){d.t[i].lat, d.t[i].lon, T0, d.t[i].truck_type, d.t[i].length_idx,
-                                     d.t[i].capacity_kg, 0};
+            bt[i] = (fn_bound_truck){.lat = d.t[i].lat, .lon = d.t[i].lon, .t_s = T0, .truck_type = d.t[i].truck_type,
+                                     .length_idx = d.t[i].length_idx, .capacity_kg = d.t[i].capacity_kg,
+                                     .home_lat = d.t[i].home_lat, .home_lon = d.t[i].home_lon};
         for (size_t j = 0; j < d.nl; j++) {
             const fn_load *l = &d.l[j];
             if (r.load_truck[j] < 0)
                 continue;
-            bl[n++] = (fn_bound_load){l->origin.lat, l->origin.lon, l->dest.lat, l->dest.lon, l->pickup_earliest_at,
-                                      l->pickup_latest_at, l->types_mask, l->min_length_idx, l->weight_kg, 0};
+            bl[n++] = (fn_bound_load){.olat = l->origin.lat, .olon = l->origin.lon, .dlat = l->dest.lat,
+                                      .dlon = l->dest.lon, .earliest_s = l->pickup_earliest_at,
+                                      .latest_s = l->pickup_latest_at, .types_mask = l->types_mask,
+                                      .min_length_idx = l->min_length_idx, .weight_kg = l->weight_kg};
         }
-        assert_int_equal(fn_bound_solve(&bc, bt, d.nt, bl, n, &b), 0);
-        assert_true(b.exact);
-        assert_int_equal(b.served, n);
-        assert_true(b.empty_km <= r.empty_km + 1e-3);
-        assert_true(fabs(b.loaded_km - r.loaded_km) < 1e-6 * (1 + r.loaded_km));
-        fn_bound_result_free(&b);
+        assert_int_equal(fn_bound_solve(&bc, bt, d.nt, bl, n, &open), 0);
+        assert_true(open.exact);
+        assert_int_equal(open.served, n);
+        assert_true(open.empty_km <= r.empty_km + 1e-3);
+        assert_true(fabs(open.loaded_km - r.loaded_km) < 1e-6 * (1 + r.loaded_km));
+        bc.closed = 1;
+        assert_int_equal(fn_bound_solve(&bc, bt, d.nt, bl, n, &closed), 0);
+        assert_true(closed.exact);
+        assert_int_equal(closed.served, n);
+        assert_int_equal(closed.homes_matched, d.nt);
+        assert_true(closed.empty_km >= open.empty_km - 1e-3);
+        assert_true(closed.empty_km <= r.empty_km + r.final_return_km + 1e-3);
+        fn_bound_result_free(&open);
+        fn_bound_result_free(&closed);
         fn_sim_result_free(&r);
         free(bt), free(bl);
     }
