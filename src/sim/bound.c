@@ -28,7 +28,19 @@
  * columns at home tie at 0, and ranking them would read a whole city), and
  * its own truck's start, so that the first graph already holds the plan
  * where nobody moves.  big covers the longest trip home there can be, half
- * the earth's circumference.
+ * the earth's circumference.  The first graph also holds the open
+ * optimum with each truck's chain closed at its own home (solved first),
+ * so that it already matches every row the full problem can.
+ *
+ * Known weakness, measured with bench_bound --closed: the checks do not
+ * scale.  Closed mode matches nearly every column, so column duals carry
+ * prices between regions (a home 800 km from its truck raises every column
+ * near that home by about 800 km), and the row duals that bound the search
+ * radii reach hundreds of km, as they must for any certificate of such a
+ * matching.  The search radius uses only pc <= 0; pruning whole cells by
+ * the largest pc in them would be the fix, and needs a per-cell summary
+ * the grid does not keep.  A load nothing can serve makes it far worse:
+ * its alternating tree reaches homes and prices them near big.
  *
  * Both the first k-nearest graph and each check split the loads over two
  * threads; the grid is only read while they run.
@@ -78,6 +90,7 @@ typedef struct bctx {
     double circ, speed_kmh;
     double home_km, home_m;     /* closed mode: the radius of "at home", in km and m */
     fn_grid *grid;
+    const int32_t *hint;        /* NULL, or per row a column its first edges must hold (-1 none) */
 } bctx;
 
 /* The edge (column c -> row r): 1 and its cost in metres when feasible,
@@ -218,8 +231,8 @@ static int cand_cmp(const void *a, const void *b)
     return x->key < y->key ? -1 : x->key > y->key ? 1 : (x->col > y->col) - (x->col < y->col);
 }
 
-/* The k best columns for row r into h (room for k + 1: a home's own
- * truck joins its first k); returns how many. */
+/* The k best columns for row r into h (room for k + 2: a home's own
+ * truck and a row's hint join its first k); returns how many. */
 static size_t search_row(const bctx *b, uint32_t r, const int64_t *pr, const int64_t *pc, cand *h)
 {
     const brow *y = &b->row[r];
@@ -248,13 +261,14 @@ static size_t search_row(const bctx *b, uint32_t r, const int64_t *pr, const int
     fn_near_lb_init(&s.lb, y->lat, y->lon, radius);
     fn_grid_visit(b->grid, layers, y->lat, y->lon, radius, 0.0, search_visit, search_stop, &s);
     qsort(h, s.n, sizeof(*h), cand_cmp);
-    if (!pc && y->is_home) {
+    for (int w = 0; !pc && w < 2; w++) {
         int64_t cost, road;
+        int32_t want = w == 0 ? (y->is_home ? (int32_t)y->own : -1) : b->hint ? b->hint[r] : -1;
         size_t i = 0;
-        while (i < s.n && h[i].col != y->own)
+        while (want >= 0 && i < s.n && h[i].col != (uint32_t)want)
             i++;
-        if (i == s.n && edge_cost(b, y->own, r, &cost, &road))
-            h[s.n++] = (cand){road, cost, y->own};
+        if (want >= 0 && i == s.n && edge_cost(b, (uint32_t)want, r, &cost, &road))
+            h[s.n++] = (cand){road, cost, (uint32_t)want};
     }
     return s.n;
 }
@@ -283,7 +297,7 @@ typedef struct bjob {
 static void *job_main(void *arg)
 {
     bjob *j = arg;
-    cand *h = fn_xmalloc((j->b->k + 1) * sizeof(cand));
+    cand *h = fn_xmalloc((j->b->k + 2) * sizeof(cand));
     for (size_t r0 = (size_t)j->id * ROW_CHUNK; r0 < j->b->nr; r0 += (size_t)BOUND_THREADS * ROW_CHUNK) {
         size_t r1 = r0 + ROW_CHUNK < j->b->nr ? r0 + ROW_CHUNK : j->b->nr;
         for (size_t r = r0; r < r1; r++) {
@@ -385,12 +399,12 @@ static double ms_since(uint64_t t0)
 int fn_bound_solve(const fn_bound_config *cfg, const fn_bound_truck *t, size_t nt, const fn_bound_load *l, size_t nl,
                    fn_bound_result *out)
 {
-    bctx b = {NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL};
+    bctx b = {NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL};
     bcol *col = NULL;
     brow *row = NULL;
     graph g = {NULL, NULL, NULL, 0};
     int64_t *pr = NULL, *pc = NULL, big, maxc, home_m = 0;
-    int32_t *rc = NULL;
+    int32_t *rc = NULL, *hint = NULL;
     double circ, speed, tmin = INFINITY, max_reach = 0, lat0 = 90, lat1 = -90, lon0 = 180, lon1 = -180;
     int closed;
     size_t nc = nt + nl, nr, dups = 0;
@@ -459,7 +473,7 @@ int fn_bound_solve(const fn_bound_config *cfg, const fn_bound_truck *t, size_t n
     big = maxc * (int64_t)(nr + 1);
 
     b = (bctx){col, row, nt, nl, nc, nr, cfg->k ? cfg->k : 8, circ, speed,
-               closed ? cfg->home_km : 0, closed ? cfg->home_km * 1000.0 : 0, NULL};
+               closed ? cfg->home_km : 0, closed ? cfg->home_km * 1000.0 : 0, NULL, NULL};
     {
         /* The area only sizes the top cells (edge cells reach the poles and
          * the antimeridian); about a million of them at most. */
@@ -475,7 +489,39 @@ int fn_bound_solve(const fn_bound_config *cfg, const fn_bound_truck *t, size_t n
             fn_grid_put(b.grid, (uint32_t)c, col[c].is_truck ? __builtin_ctz(col[c].mask) : LOAD_END_LAYER, col[c].lat,
                         col[c].lon, col[c].mask, 0, 0);
     }
+    if (closed && nl) {
+        /* The open optimum, each truck's chain closed at its own home, is a
+         * plan for the closed problem: put it in the first graph.  Without
+         * it the k nearest rarely hold a matching of every row, and a row
+         * left unmatched there prices its whole alternating tree at about
+         * big, homes and all, which sends their checks over all columns. */
+        fn_bound_config oc = *cfg;
+        fn_bound_result o;
+        oc.closed = 0;
+        if (fn_bound_solve(&oc, t, nt, l, nl, &o) == 0) {
+            int32_t *succ = fn_xmalloc((nc ? nc : 1) * sizeof(int32_t));
+            hint = fn_xmalloc((nr ? nr : 1) * sizeof(int32_t));
+            for (size_t c = 0; c < nc; c++)
+                succ[c] = -1;
+            for (size_t j = 0; j < nl; j++) {
+                hint[j] = o.pred[j];
+                if (o.pred[j] >= 0)
+                    succ[o.pred[j]] = (int32_t)j;
+            }
+            /* A chain from a truck's start has no cycle: starts have no predecessor. */
+            for (size_t i = 0; i < nt; i++) {
+                size_t c = i;
+                while (succ[c] >= 0)
+                    c = nt + (size_t)succ[c];
+                hint[nl + i] = (int32_t)c;
+            }
+            free(succ);
+            b.hint = hint;
+        }
+        fn_bound_result_free(&o);
+    }
     search_all(&b, NULL, NULL, &g, &dups);
+    b.hint = NULL;
     out->build_ms = ms_since(t0);
 
     pr = fn_xmalloc((nr ? nr : 1) * sizeof(int64_t));
@@ -524,7 +570,7 @@ int fn_bound_solve(const fn_bound_config *cfg, const fn_bound_truck *t, size_t n
 done:
     if (b.grid)
         fn_grid_free(b.grid);
-    free(col), free(row), free(pr), free(pc), free(rc);
+    free(col), free(row), free(pr), free(pc), free(rc), free(hint);
     free(g.start), free(g.cols), free(g.cost);
     if (err) {
         free(out->pred), free(out->home_pred);

@@ -123,7 +123,9 @@ typedef struct fn_bound_result {
  * Solves the bound for nt trucks and nl loads (either may be 0; t or l may
  * then be NULL).  Fills *out (its pred is allocated: free the result with
  * fn_bound_result_free, also after an error, when out is zeroed).  Uses up
- * to two threads for the candidate searches and prints nothing.  Returns 0,
+ * to two threads for the candidate searches and prints nothing.  Closed mode
+ * solves the open bound first, to seed its graph, and its certificate
+ * checks cost far more than open mode's (bound.c says why).  Returns 0,
  * or FN_EINVAL for a bad configuration (circuity or speed not positive,
  * service_s negative, in closed mode home_km negative or not finite), a NaN
  * coordinate (homes included in closed mode), a truck_type out of range, or
