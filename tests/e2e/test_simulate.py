@@ -60,14 +60,15 @@ class SimulateTest(E2ETestCase):
                 self.assertLessEqual(p["match_p50_min"], p["match_p90_min"])
                 b = p["bound"]
                 self.assertTrue(b["exact"])
+                self.assertFalse(b["closed"])
                 self.assertEqual(b["loads_served"], p["loads_booked"])
-                self.assertEqual(b["homes_matched"], res["trucks"])
+                self.assertEqual(b["homes_matched"], 0)
                 self.assertAlmostEqual(b["loaded_km"], p["loaded_km"], delta=1e-6 * p["loaded_km"])
-                plan = p["empty_km"] + p["final_return_km"]
+                plan = p["empty_km"]  # the open bound: chains end anywhere, no trips home at the end
                 self.assertAlmostEqual(p["plan_empty_km"], plan, delta=1e-6 * plan)
                 self.assertLessEqual(b["empty_km"], plan + 1e-3)
                 self.assertGreater(b["empty_km"], 0)
-                self.assertAlmostEqual(p["x_bound"], plan / b["empty_km"], places=9)
+                self.assertAlmostEqual(p["x_bound"], plan / b["empty_km"], delta=1e-8 * p["x_bound"])  # 10 digits
                 rates[p["policy"]] = p["empty_rate"]
         # Dispatch runs every 10 minutes over the two days.
         self.assertEqual(res["policies"][2]["dispatch_runs"], 2 * 144 - 1)
@@ -78,6 +79,28 @@ class SimulateTest(E2ETestCase):
                 text = "".join(root.itertext())
                 for p in POLICIES:
                     self.assertIn(p, text)
+
+    def test_closed_bound(self):
+        out = os.path.join(self.dir, "c")
+        simulate("--trucks", "300", "--loads-per-day", "200", "--days", "1", "--seed", "5", "--policies",
+                 "board,backhaul", "--out", out, "--bound", "closed")
+        opened = os.path.join(self.dir, "o")
+        simulate("--trucks", "300", "--loads-per-day", "200", "--days", "1", "--seed", "5", "--policies",
+                 "board,backhaul", "--out", opened)
+        res = json.load(open(os.path.join(out, "results.json")))
+        res_open = json.load(open(os.path.join(opened, "results.json")))
+        for p, q in zip(res["policies"], res_open["policies"]):
+            with self.subTest(policy=p["policy"]):
+                b = p["bound"]
+                self.assertTrue(b["exact"] and b["closed"])
+                self.assertEqual(b["homes_matched"], 300)
+                plan = p["empty_km"] + p["final_return_km"]
+                self.assertAlmostEqual(p["plan_empty_km"], plan, delta=1e-6 * plan)
+                self.assertLessEqual(b["empty_km"], plan + 1e-3)
+                self.assertLessEqual(b["home_km"], b["empty_km"] + 1e-6)
+                # Every truck must get home: the closed bound is the higher one.
+                self.assertGreaterEqual(b["empty_km"], q["bound"]["empty_km"] - 1e-3)
+                self.assertEqual(p["loads_booked"], q["loads_booked"])
 
     def test_same_options_same_numbers(self):
         a, b = os.path.join(self.dir, "a"), os.path.join(self.dir, "b")
