@@ -381,12 +381,13 @@ static int write_charts(const char *dir, const fn_sim_config *base, const scenar
             y[k] = fn_xmalloc((r->loads ? r->loads : 1) * sizeof(double));
             for (size_t j = 0; j < r->loads; j++)
                 if (r->load_truck[j] >= 0)
-                    y[k][n++] = (double)(r->load_booked_at[j] - sc->loads[j].created_at) / 60.0;
+                    /* whole minutes: one step per minute keeps the file small at any scale */
+                    y[k][n++] = floor((double)(r->load_matched_at[j] - sc->loads[j].created_at) / 60.0);
             s[k] = (fn_chart_series){fn_sim_policy_name(runs[k].policy), NULL, y[k], n};
         }
         memset(&c, 0, sizeof(c));
         c.title = "撮合时间 Time to match";
-        c.subtitle = "minutes from posting to booking, booked loads";
+        c.subtitle = "minutes from posting to getting a truck (booked, or promised to a loaded truck)";
         c.xlabel = "minutes";
         c.ylabel = "share of booked loads";
         snprintf(path, sizeof(path), "%s/time_to_match.svg", dir);

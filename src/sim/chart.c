@@ -454,6 +454,23 @@ static double ytick_width(const plot *p)
 /* Fixes the plot area (p->y must be set) and draws everything outside it:
  * background, title, subtitle, legend and axis labels.  xtick_h is the
  * height the x tick labels need below the plot. */
+/* The plot area's outline as path data, for its frame and its clip. */
+static void area_path(plot *p)
+{
+    svg *g = &p->g;
+    put(g, "M");
+    num(g, p->left);
+    put(g, " ");
+    num(g, p->top);
+    put(g, "H");
+    num(g, p->right);
+    put(g, "V");
+    num(g, p->bottom);
+    put(g, "H");
+    num(g, p->left);
+    put(g, "Z");
+}
+
 static void frame(plot *p, const legend_item *items, size_t n, enum swatch sw, double xtick_h)
 {
     svg *g = &p->g;
@@ -516,17 +533,9 @@ static void yaxis(plot *p)
     int count;
     char s[64];
 
-    put(g, "<path class=\"plot-area\" d=\"M");
-    num(g, p->left);
-    put(g, " ");
-    num(g, p->top);
-    put(g, "H");
-    num(g, p->right);
-    put(g, "V");
-    num(g, p->bottom);
-    put(g, "H");
-    num(g, p->left);
-    put(g, "Z\" fill=\"none\" stroke=\"#999999\"/>\n");
+    put(g, "<path class=\"plot-area\" d=\"");
+    area_path(p);
+    put(g, "\" fill=\"none\" stroke=\"#999999\"/>\n");
 
     axis_ticks(&p->y, &first, &count);
     put(g, "<path class=\"ygrid\" stroke=\"#e3e3e3\" fill=\"none\" d=\"");
@@ -584,17 +593,9 @@ static void xaxis(plot *p)
 static void clip_def(plot *p)
 {
     svg *g = &p->g;
-    put(g, "<defs><clipPath id=\"fn-plot\"><path d=\"M");
-    num(g, p->left);
-    put(g, " ");
-    num(g, p->top);
-    put(g, "H");
-    num(g, p->right);
-    put(g, "V");
-    num(g, p->bottom);
-    put(g, "H");
-    num(g, p->left);
-    put(g, "Z\"/></clipPath></defs>\n");
+    put(g, "<defs><clipPath id=\"fn-plot\"><path d=\"");
+    area_path(p);
+    put(g, "\"/></clipPath></defs>\n");
 }
 
 static void no_data(plot *p)

@@ -219,6 +219,22 @@ static void book(sim *m, size_t i, uint64_t lid)
 
 /* ---- the policies' searches ---- */
 
+/* The available trucks that fit load l, nearest first from its pickup,
+ * within road_km (as great-circle km), at their exact positions. */
+static void fit_query(const sim *m, const fn_load *l, double road_km_max, size_t limit, fn_truck_query *q)
+{
+    memset(q, 0, sizeof(*q));
+    q->lat = l->origin.lat;
+    q->lon = l->origin.lon;
+    q->radius_km = road_km_max / m->cfg->circuity;
+    q->limit = limit;
+    q->types_mask = l->types_mask;
+    q->min_length_idx = l->min_length_idx;
+    q->min_capacity_kg = l->weight_kg;
+    q->min_volume_l = l->volume_l;
+    q->exact = 1;
+}
+
 /* Board: the nearest idle truck on the local board that fits load lid and
  * can reach it in time. */
 static void board_post(sim *m, uint64_t lid)
@@ -227,16 +243,7 @@ static void board_post(sim *m, uint64_t lid)
     fn_truck_query q;
     size_t n;
 
-    memset(&q, 0, sizeof(q));
-    q.lat = l->origin.lat;
-    q.lon = l->origin.lon;
-    q.radius_km = m->cfg->board_km / m->cfg->circuity;
-    q.limit = 32;
-    q.types_mask = l->types_mask;
-    q.min_length_idx = l->min_length_idx;
-    q.min_capacity_kg = l->weight_kg;
-    q.min_volume_l = l->volume_l;
-    q.exact = 1;
+    fit_query(m, l, m->cfg->board_km, 32, &q);
     n = fn_state_trucks_near(m->s, &q, m->thits);
     for (size_t k = 0; k < n; k++) {
         fn_match_hit h;
@@ -378,16 +385,7 @@ static void backhaul_tick(sim *m)
         if (fn_load_status(l, m->now) != FN_LS_OPEN)
             continue;
         m->open[w++] = m->open[o];
-        memset(&q, 0, sizeof(q));
-        q.lat = l->origin.lat;
-        q.lon = l->origin.lon;
-        q.radius_km = m->cfg->dispatch_km / m->cfg->circuity;
-        q.limit = k;
-        q.types_mask = l->types_mask;
-        q.min_length_idx = l->min_length_idx;
-        q.min_capacity_kg = l->weight_kg;
-        q.min_volume_l = l->volume_l;
-        q.exact = 1;
+        fit_query(m, l, m->cfg->dispatch_km, k, &q);
         n = fn_state_trucks_near(m->s, &q, m->thits);
         ng = fn_grid_nearest(m->away, 1, q.lat, q.lon, q.radius_km, 0, k, away_fits, &ac, gh);
         ns = m->cfg->prebook ? fn_grid_nearest(m->soon, 1, q.lat, q.lon, q.radius_km, 0, k, away_fits, &sc, gh + ng)
