@@ -431,7 +431,8 @@ static size_t fill(slot *sl, reader *rd)
         sl->text = fn_xrealloc(sl->text, sl->cap);
         sl->strs = fn_xrealloc(sl->strs, sl->cap);
     }
-    memcpy(sl->text, rd->carry, rd->carry_len);
+    if (rd->carry_len) /* carry is NULL before the first line is carried */
+        memcpy(sl->text, rd->carry, rd->carry_len);
     sl->len = rd->carry_len;
     scanned = rd->carry_len; /* the carried part holds no newline */
     /* Read until the block holds a newline (a line may be longer than a
