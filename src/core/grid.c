@@ -416,10 +416,21 @@ static double box_lb(double lat, double lon, double coslat, double la0, double l
     return d > 0.0 ? d : 0.0;
 }
 
-double fn_grid_box_lb_km(double lat, double lon, double cos_lat, double lat0, double lat1, double lon0, double lon1)
+double fn_grid_box_cmax(double lat0, double lat1)
 {
     double cmax = cos(fmin(fmax(fabs(lat0), fabs(lat1)), 90.0) * M_PI / 180.0);
-    return box_lb(lat, lon, cos_lat, lat0, lat1, lon0, lon1, cmax > 0 ? cmax : 0.0);
+    return cmax > 0 ? cmax : 0.0;
+}
+
+double fn_grid_box_lb_km(double lat, double lon, double cos_lat, double lat0, double lat1, double lon0, double lon1)
+{
+    return box_lb(lat, lon, cos_lat, lat0, lat1, lon0, lon1, fn_grid_box_cmax(lat0, lat1));
+}
+
+double fn_grid_box_lb_cmax_km(double lat, double lon, double cos_lat, double lat0, double lat1, double lon0, double lon1,
+                              double cmax)
+{
+    return box_lb(lat, lon, cos_lat, lat0, lat1, lon0, lon1, cmax);
 }
 
 void fn_near_lb_init(fn_near_lb *b, double lat, double lon, double reach_km)

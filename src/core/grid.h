@@ -119,6 +119,12 @@ size_t fn_grid_nearest(const fn_grid *g, uint32_t layers, double lat, double lon
  * searches for positions stored to limited precision.
  */
 double fn_grid_box_lb_km(double lat, double lon, double cos_lat, double lat0, double lat1, double lon0, double lon1);
+/* The same given also cmax = cos of the box's most poleward latitude, which
+ * fn_grid_box_cmax returns for latitudes lat0 .. lat1: for callers that keep
+ * boxes and bound them often, so that they take the cosine once a box. */
+double fn_grid_box_lb_cmax_km(double lat, double lon, double cos_lat, double lat0, double lat1, double lon0, double lon1,
+                              double cmax);
+double fn_grid_box_cmax(double lat0, double lat1);
 
 /*
  * A cheap lower bound on the distance from one point to stored entries

@@ -12,13 +12,17 @@
  * feasible pair not in the graph, they are a dual solution of the full LP
  * with the same value, and the graph's optimum is the full optimum.
  *
- * Checking that is a range search per load: since pc <= 0, a violating
- * pair needs cost < pr, so only columns within pr metres of road (and
- * within what time allows at all) can violate.  The columns live in the
- * project's grid (core/grid.h): trucks in the layer of their type, load
- * ends in one more layer, filtered by type mask.  Loads the optimum leaves
- * unserved carry pr >= big, so their search is bounded by time alone; that
- * is the price of exactness for them.
+ * Checking that is a search per row: since pc <= 0, a violating pair needs
+ * cost < pr, so only columns within pr metres of road (and within what
+ * time allows at all) can violate, and more narrowly only columns whose
+ * cost < pr - |pc|.  The checks walk a tree of the columns that keeps per
+ * node the least |pc| inside (refreshed after each solve), the union of
+ * their type masks and their earliest free time, and drop every node whose
+ * bounds rule all of it out (the priced tree below).  Loads the optimum
+ * leaves unserved carry pr >= big, so only time and types bound their
+ * search; that is the price of exactness for them.  The first graph's k
+ * nearest come from the project's grid (core/grid.h): trucks in the layer
+ * of their type, load ends in one more layer, filtered by type mask.
  *
  * Closed mode appends one row per truck, its home, after the loads.  A home
  * takes any column, so its searches read every layer with no filter, and
@@ -32,18 +36,18 @@
  * optimum with each truck's chain closed at its own home (solved first),
  * so that it already matches every row the full problem can.
  *
- * Known weakness, measured with bench_bound --closed: the checks do not
- * scale.  Closed mode matches nearly every column, so column duals carry
- * prices between regions (a home 800 km from its truck raises every column
- * near that home by about 800 km), and the row duals that bound the search
- * radii reach hundreds of km, as they must for any certificate of such a
- * matching.  The search radius uses only pc <= 0; pruning whole cells by
- * the largest pc in them would be the fix, and needs a per-cell summary
- * the grid does not keep.  A load nothing can serve makes it far worse:
- * its alternating tree reaches homes and prices them near big.
+ * Why the checks need the prices, measured with bench_bound --closed:
+ * closed mode matches nearly every column, so column duals carry prices
+ * between regions (a home 800 km from its truck raises every column near
+ * that home by about 800 km), and the row duals reach hundreds of km, as
+ * they must for any certificate of such a matching.  A search bounded by
+ * pr alone read every column within that radius, for every home (6 minutes
+ * at 6,900 trucks); the prices rule nearly all of them out by the node.  A
+ * load nothing can serve prices its alternating tree's homes near big,
+ * and those homes' searches are still bounded by little but the prices.
  *
- * Both the first k-nearest graph and each check split the loads over two
- * threads; the grid is only read while they run.
+ * Both the first k-nearest graph and each check split the rows over two
+ * threads; the grid and the tree are only read while they run.
  */
 #include "sim/bound.h"
 #include "common/fn.h"
@@ -89,7 +93,8 @@ typedef struct bctx {
     size_t nt, nl, nc, nr, k;   /* nr rows: the loads, then (closed) the homes */
     double circ, speed_kmh;
     double home_km, home_m;     /* closed mode: the radius of "at home", in km and m */
-    fn_grid *grid;
+    fn_grid *grid;              /* the columns, for the first graph's k nearest */
+    const struct ptree *tree;   /* the columns, priced, for the certificate checks */
     const int32_t *hint;        /* NULL, or per row a column its first edges must hold (-1 none) */
 } bctx;
 
@@ -166,6 +171,223 @@ static void cpush(cand *h, size_t *n, size_t k, cand x)
     }
 }
 
+/* ---- the priced column tree, for the checks ---- */
+
+/*
+ * A column can violate row r only if its cost < pr_r - q_c, with q_c =
+ * -pc_c >= 0 its price.  A search bounded by pr alone reads every column
+ * within pr metres, though in closed mode nearly all of them carry a price
+ * that rules them out.  This tree keeps, per node, the box of its columns
+ * and the least price among them (refreshed after each solve), and what
+ * rules columns out for a load row (the union of their type masks, their
+ * earliest free time).  A check walks the nodes best first by a lower
+ * bound on the reduced cost of anything inside, and drops a node whole
+ * when that bound shows it holds no violator, or none better than the k
+ * it has already found.  Every bound is a rigorous one (the grid's box
+ * bound, a metre of slack for rounding), so the certificate stays exact.
+ *
+ * A k-d tree (median splits across the wider side of the box) rather than
+ * the grid's cells: its boxes are tight around the columns, and each node
+ * holds half its parent's columns wherever they crowd, so a city centre
+ * and the desert are both a few levels deep.  Columns do not move between
+ * rounds, so the geometry is built once and only the prices are redone.
+ */
+#define PT_LEAF 8
+
+typedef struct pslot {
+    double lat, lon;
+    double t_s;          /* the column's free time */
+    uint32_t col;
+    uint16_t mask;       /* the column's mask */
+} pslot;
+
+typedef struct pnode {
+    double lat0, lat1, lon0, lon1;   /* the box of its columns */
+    double cmax;                     /* cos of the box's most poleward latitude */
+    double t_min;                    /* the earliest free time among them */
+    int64_t q_min;                   /* the least price -pc among them, this round */
+    uint32_t lo, hi;                 /* its columns: slots lo .. hi - 1 */
+    uint32_t kid;                    /* its children are kid and kid + 1; 0 for a leaf */
+    uint16_t mask;                   /* the union of their masks */
+} pnode;
+
+typedef struct ptree {
+    pslot *slot;         /* the columns, in tree order */
+    int64_t *q;          /* per slot, its column's price this round */
+    pnode *node;         /* node 0 is the root; children come after their parent */
+    size_t ns, nn, cap;
+} ptree;
+
+static double slot_key(const pslot *x, int axis)
+{
+    return axis ? x->lon : x->lat;
+}
+
+static void slot_swap(pslot *a, size_t i, size_t j)
+{
+    pslot t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+}
+
+/* Moves the slot of rank m by the axis to a[m], no greater ones before it
+ * and no smaller ones after.  The partitions are three-way so that many
+ * columns at one point (a depot, a city centre's snapped position) take
+ * one pass, not a quadratic number. */
+static void pt_select(pslot *a, size_t lo, size_t hi, size_t m, int axis)
+{
+    while (hi - lo > 1) {
+        double k0 = slot_key(&a[lo], axis), k1 = slot_key(&a[lo + (hi - lo) / 2], axis), k2 = slot_key(&a[hi - 1], axis);
+        double p = k0 < k1 ? (k1 < k2 ? k1 : k0 < k2 ? k2 : k0) : (k0 < k2 ? k0 : k1 < k2 ? k2 : k1);
+        size_t lt = lo, i = lo, gt = hi;
+        while (i < gt) {
+            double k = slot_key(&a[i], axis);
+            if (k < p)
+                slot_swap(a, lt++, i++);
+            else if (k > p)
+                slot_swap(a, i, --gt);
+            else
+                i++;
+        }
+        if (m < lt)
+            hi = lt;
+        else if (m >= gt)
+            lo = gt;
+        else
+            return;
+    }
+}
+
+static uint32_t pt_add(ptree *t)
+{
+    if (t->nn == t->cap) {
+        t->cap = t->cap * 2 + 64;
+        t->node = fn_xrealloc(t->node, t->cap * sizeof(pnode));
+    }
+    return (uint32_t)t->nn++;
+}
+
+static void pt_build(ptree *t, uint32_t id, uint32_t lo, uint32_t hi)
+{
+    pnode x = {INFINITY, -INFINITY, INFINITY, -INFINITY, 0, INFINITY, INT64_MAX, lo, hi, 0, 0};
+    for (uint32_t i = lo; i < hi; i++) {
+        const pslot *y = &t->slot[i];
+        x.lat0 = y->lat < x.lat0 ? y->lat : x.lat0;
+        x.lat1 = y->lat > x.lat1 ? y->lat : x.lat1;
+        x.lon0 = y->lon < x.lon0 ? y->lon : x.lon0;
+        x.lon1 = y->lon > x.lon1 ? y->lon : x.lon1;
+        x.t_min = y->t_s < x.t_min ? y->t_s : x.t_min;
+        x.mask |= y->mask;
+    }
+    x.cmax = fn_grid_box_cmax(x.lat0, x.lat1);
+    if (hi - lo > PT_LEAF) {
+        /* Longitude degrees shrink with cos(lat): cut across the side
+         * that is wider on the ground. */
+        double w_lon = (x.lon1 - x.lon0) * cos((x.lat0 + x.lat1) * (M_PI / 360.0));
+        uint32_t mid = lo + (hi - lo) / 2;
+        pt_select(t->slot, lo, hi, mid, w_lon > x.lat1 - x.lat0);
+        x.kid = pt_add(t);
+        pt_add(t);
+    }
+    t->node[id] = x;
+    if (x.kid) {
+        pt_build(t, x.kid, lo, lo + (hi - lo) / 2);
+        pt_build(t, x.kid + 1, lo + (hi - lo) / 2, hi);
+    }
+}
+
+static void pt_init(ptree *t, const bcol *col, size_t nc)
+{
+    *t = (ptree){fn_xmalloc((nc ? nc : 1) * sizeof(pslot)), fn_xmalloc((nc ? nc : 1) * sizeof(int64_t)), NULL, nc,
+                 0, 0};
+    for (size_t c = 0; c < nc; c++)
+        t->slot[c] = (pslot){col[c].lat, col[c].lon, col[c].t_s, (uint32_t)c, col[c].mask};
+    if (nc)
+        pt_build(t, pt_add(t), 0, (uint32_t)nc);
+}
+
+static void pt_free(ptree *t)
+{
+    free(t->slot), free(t->q), free(t->node);
+}
+
+/* Takes this round's prices: pc per column, <= 0. */
+static void pt_price(ptree *t, const int64_t *pc)
+{
+    for (size_t i = 0; i < t->ns; i++)
+        t->q[i] = -pc[t->slot[i].col];
+    for (size_t i = t->nn; i-- > 0;) {
+        pnode *x = &t->node[i];
+        if (x->kid) {
+            int64_t a = t->node[x->kid].q_min, b = t->node[x->kid + 1].q_min;
+            x->q_min = a < b ? a : b;
+        } else {
+            x->q_min = INT64_MAX;
+            for (uint32_t s = x->lo; s < x->hi; s++)
+                x->q_min = t->q[s] < x->q_min ? t->q[s] : x->q_min;
+        }
+    }
+}
+
+/* A lower bound on the great-circle km from (lat, lon) to the node's box.
+ * The grid's bound measures the gap in longitude one way round; when the
+ * box is so wide (or so placed) that the other way round could be
+ * shorter, it gets no bound from longitude. */
+static double pt_box_km(double lat, double lon, double cos_lat, const pnode *x)
+{
+    double lo0 = x->lon0, lo1 = x->lon1;
+    double gap = lon < lo0 ? lo0 - lon : lon > lo1 ? lon - lo1 : 0.0;
+    if (gap + (lo1 - lo0) > 180.0)
+        lo0 = lo1 = lon;
+    return fn_grid_box_lb_cmax_km(lat, lon, cos_lat, x->lat0, x->lat1, lo0, lo1, x->cmax);
+}
+
+/* A best-first queue of nodes, least key on top. */
+typedef struct pent {
+    double key;
+    uint32_t node;
+} pent;
+
+typedef struct pqueue {
+    pent *a;             /* owned */
+    size_t n, cap;
+} pqueue;
+
+static void pq_push(pqueue *q, pent x)
+{
+    size_t i;
+    if (q->n == q->cap) {
+        q->cap = q->cap * 2 + 64;
+        q->a = fn_xrealloc(q->a, q->cap * sizeof(pent));
+    }
+    i = q->n++;
+    while (i > 0 && q->a[(i - 1) / 2].key > x.key) {
+        q->a[i] = q->a[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    q->a[i] = x;
+}
+
+static pent pq_pop(pqueue *q)
+{
+    pent top = q->a[0], x = q->a[--q->n];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, m = l;
+        if (l >= q->n)
+            break;
+        if (l + 1 < q->n && q->a[l + 1].key < q->a[l].key)
+            m = l + 1;
+        if (!(q->a[m].key < x.key))
+            break;
+        q->a[i] = q->a[m];
+        i = m;
+    }
+    if (q->n)
+        q->a[i] = x;
+    return top;
+}
+
 /* ---- one load's search ---- */
 
 typedef struct sctx {
@@ -178,51 +400,114 @@ typedef struct sctx {
     size_t n;
 } sctx;
 
-static void search_visit(void *ctx, const fn_grid_entry *e, size_t n)
+/* Weighs column c (its mask and stored position given) for the row. */
+static void search_col(sctx *s, uint32_t c, uint16_t c_mask, float lat, float lon)
 {
-    sctx *s = ctx;
     const bctx *b = s->b;
     const brow *y = &b->row[s->r];
-    uint16_t mask = y->mask;
-    double to_m = b->circ * 1000.0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t c = e[i].item;
-        int64_t cost, road, thr = 0;
-        /* Whole-metre costs round: a pair half a metre beyond a bound may
-         * still tie or beat it, hence the 1 m of slack below. */
-        double low_m;
-        if (!y->is_home && !(e[i].attr & mask))
-            continue;
-        low_m = fn_near_lb_km(&s->lb, e[i].lat, e[i].lon) * to_m;
-        if (s->pc) {
-            /* Violates iff cost < pr + pc; the heap keeps the k most
-             * negative reduced costs.  A home's cost is 0 unless the road
-             * is surely longer than home_km. */
-            double low_cost = y->is_home && low_m <= b->home_m + 1.0 ? 0.0 : low_m;
-            thr = s->pr + s->pc[c];
-            if (low_cost > (double)thr + 1.0 ||
-                (s->n == b->k && low_cost - (double)thr - 1.0 > (double)s->h[0].key))
-                continue;
-        } else if (s->n == b->k && low_m > (double)s->h[0].key + 1.0) {
+    int64_t cost, road, thr = 0;
+    /* Whole-metre costs round: a pair half a metre beyond a bound may
+     * still tie or beat it, hence the 1 m of slack below. */
+    double low_m;
+    if (!y->is_home && !(c_mask & y->mask))
+        return;
+    low_m = fn_near_lb_km(&s->lb, lat, lon) * (b->circ * 1000.0);
+    if (s->pc) {
+        /* Violates iff cost < pr + pc; the heap keeps the k most
+         * negative reduced costs.  A home's cost is 0 unless the road
+         * is surely longer than home_km. */
+        double low_cost = y->is_home && low_m <= b->home_m + 1.0 ? 0.0 : low_m;
+        thr = s->pr + s->pc[c];
+        if (low_cost > (double)thr + 1.0 || (s->n == b->k && low_cost - (double)thr - 1.0 > (double)s->h[0].key))
+            return;
+    } else if (s->n == b->k && low_m > (double)s->h[0].key + 1.0) {
+        return;
+    }
+    if (!edge_cost(b, c, s->r, &cost, &road))
+        return;
+    if (s->pc) {
+        if (cost < thr)
+            cpush(s->h, &s->n, b->k, (cand){cost - thr, cost, c});
+    } else {
+        cpush(s->h, &s->n, b->k, (cand){road, cost, c});
+    }
+}
+
+static void search_visit(void *ctx, const fn_grid_entry *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        search_col(ctx, e[i].item, (uint16_t)e[i].attr, e[i].lat, e[i].lon);
+}
+
+/* A lower bound on the reduced cost of the node's columns for the row,
+ * less a metre; INFINITY when none of them is within radius_km or (a load
+ * row) fits its types or reaches it in time. */
+static double pt_key(const sctx *s, const pnode *x, double cos_lat, double radius_km)
+{
+    const bctx *b = s->b;
+    const brow *y = &b->row[s->r];
+    double d = pt_box_km(y->lat, y->lon, cos_lat, x), low;
+    if (d > radius_km)
+        return INFINITY;
+    if (!y->is_home) {
+        if (!(x->mask & y->mask))
+            return INFINITY;
+        /* As reach_km, from the node's earliest column. */
+        if (d > (y->latest_s - x->t_min) * b->speed_kmh / 3600.0 / b->circ * (1.0 + 1e-9) + 1e-6)
+            return INFINITY;
+    }
+    low = d * b->circ * 1000.0;
+    if (y->is_home && low <= b->home_m + 1.0)
+        low = 0.0;
+    /* Every column inside has cost >= low - 1 and threshold pr - q <= pr - q_min. */
+    return low - (double)(s->pr - x->q_min) - 1.0;
+}
+
+/* Whether a node of that key may still hold a violator the heap would keep. */
+static int pt_useful(const sctx *s, double key)
+{
+    return key <= 0.0 && !(s->n == s->b->k && key > (double)s->h[0].key);
+}
+
+/* The checks' walk over the priced tree (see above), into s's heap. */
+static void pt_walk(sctx *s, double radius_km, pqueue *q)
+{
+    const ptree *t = s->b->tree;
+    const brow *y = &s->b->row[s->r];
+    double cos_lat = cos(y->lat * (M_PI / 180.0)), key;
+    q->n = 0;
+    if (!t->nn)
+        return;
+    if (pt_useful(s, key = pt_key(s, &t->node[0], cos_lat, radius_km)))
+        pq_push(q, (pent){key, 0});
+    while (q->n) {
+        pent e = pq_pop(q);
+        const pnode *x = &t->node[e.node];
+        /* Best first: nothing left in the queue can do better. */
+        if (!pt_useful(s, e.key))
+            break;
+        if (!x->kid) {
+            for (uint32_t i = x->lo; i < x->hi; i++) {
+                const pslot *c = &t->slot[i];
+                /* search_col's bound takes the gap in longitude as it is:
+                 * give it the column's longitude on the row's side of
+                 * the antimeridian. */
+                double lon = c->lon - 360.0 * nearbyint((c->lon - y->lon) / 360.0);
+                search_col(s, c->col, c->mask, (float)c->lat, (float)lon);
+            }
             continue;
         }
-        if (!edge_cost(b, c, s->r, &cost, &road))
-            continue;
-        if (s->pc) {
-            if (cost < thr)
-                cpush(s->h, &s->n, b->k, (cand){cost - thr, cost, c});
-        } else {
-            cpush(s->h, &s->n, b->k, (cand){road, cost, c});
-        }
+        for (uint32_t k = x->kid; k <= x->kid + 1; k++)
+            if (pt_useful(s, key = pt_key(s, &t->node[k], cos_lat, radius_km)))
+                pq_push(q, (pent){key, k});
     }
 }
 
 static int search_stop(void *ctx, double min_dist_km)
 {
     sctx *s = ctx;
-    /* Only the k-nearest search can stop early: the checks rank by reduced
-     * cost, which distance does not bound. */
-    return !s->pc && s->n == s->b->k && min_dist_km * s->b->circ * 1000.0 > (double)s->h[0].key + 1.0;
+    /* Only the first graph's k-nearest search walks the grid. */
+    return s->n == s->b->k && min_dist_km * s->b->circ * 1000.0 > (double)s->h[0].key + 1.0;
 }
 
 static int cand_cmp(const void *a, const void *b)
@@ -232,8 +517,9 @@ static int cand_cmp(const void *a, const void *b)
 }
 
 /* The k best columns for row r into h (room for k + 2: a home's own
- * truck and a row's hint join its first k); returns how many. */
-static size_t search_row(const bctx *b, uint32_t r, const int64_t *pr, const int64_t *pc, cand *h)
+ * truck and a row's hint join its first k); returns how many.  q is the
+ * caller's scratch for the checks' walk. */
+static size_t search_row(const bctx *b, uint32_t r, const int64_t *pr, const int64_t *pc, cand *h, pqueue *q)
 {
     const brow *y = &b->row[r];
     double radius = y->reach_km;
@@ -259,7 +545,10 @@ static size_t search_row(const bctx *b, uint32_t r, const int64_t *pr, const int
         radius = fmin(radius, fn_haversine_km(o->lat, o->lon, y->lat, y->lon) + b->home_km / b->circ + 100.0);
     }
     fn_near_lb_init(&s.lb, y->lat, y->lon, radius);
-    fn_grid_visit(b->grid, layers, y->lat, y->lon, radius, 0.0, search_visit, search_stop, &s);
+    if (pc)
+        pt_walk(&s, radius, q);
+    else
+        fn_grid_visit(b->grid, layers, y->lat, y->lon, radius, 0.0, search_visit, search_stop, &s);
     qsort(h, s.n, sizeof(*h), cand_cmp);
     for (int w = 0; !pc && w < 2; w++) {
         int64_t cost, road;
@@ -298,10 +587,11 @@ static void *job_main(void *arg)
 {
     bjob *j = arg;
     cand *h = fn_xmalloc((j->b->k + 2) * sizeof(cand));
+    pqueue q = {NULL, 0, 0};
     for (size_t r0 = (size_t)j->id * ROW_CHUNK; r0 < j->b->nr; r0 += (size_t)BOUND_THREADS * ROW_CHUNK) {
         size_t r1 = r0 + ROW_CHUNK < j->b->nr ? r0 + ROW_CHUNK : j->b->nr;
         for (size_t r = r0; r < r1; r++) {
-            size_t n = search_row(j->b, (uint32_t)r, j->pr, j->pc, h);
+            size_t n = search_row(j->b, (uint32_t)r, j->pr, j->pc, h, &q);
             if (j->n + n > j->cap) {
                 j->cap = (j->n + n) * 2 + 64;
                 j->out = fn_xrealloc(j->out, j->cap * sizeof(cand));
@@ -312,7 +602,7 @@ static void *job_main(void *arg)
             j->count[r] = (uint32_t)n;
         }
     }
-    free(h);
+    free(h), free(q.a);
     return NULL;
 }
 
@@ -399,7 +689,8 @@ static double ms_since(uint64_t t0)
 int fn_bound_solve(const fn_bound_config *cfg, const fn_bound_truck *t, size_t nt, const fn_bound_load *l, size_t nl,
                    fn_bound_result *out)
 {
-    bctx b = {NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL};
+    bctx b = {NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL};
+    ptree tree = {NULL, NULL, NULL, 0, 0, 0};
     bcol *col = NULL;
     brow *row = NULL;
     graph g = {NULL, NULL, NULL, 0};
@@ -473,7 +764,7 @@ int fn_bound_solve(const fn_bound_config *cfg, const fn_bound_truck *t, size_t n
     big = maxc * (int64_t)(nr + 1);
 
     b = (bctx){col, row, nt, nl, nc, nr, cfg->k ? cfg->k : 8, circ, speed,
-               closed ? cfg->home_km : 0, closed ? cfg->home_km * 1000.0 : 0, NULL, NULL};
+               closed ? cfg->home_km : 0, closed ? cfg->home_km * 1000.0 : 0, NULL, &tree, NULL};
     {
         /* The area only sizes the top cells (edge cells reach the poles and
          * the antimeridian); about a million of them at most. */
@@ -489,6 +780,7 @@ int fn_bound_solve(const fn_bound_config *cfg, const fn_bound_truck *t, size_t n
             fn_grid_put(b.grid, (uint32_t)c, col[c].is_truck ? __builtin_ctz(col[c].mask) : LOAD_END_LAYER, col[c].lat,
                         col[c].lon, col[c].mask, 0, 0);
     }
+    pt_init(&tree, col, nc);
     if (closed && nl) {
         /* The open optimum, each truck's chain closed at its own home, is a
          * plan for the closed problem: put it in the first graph.  Without
@@ -535,6 +827,7 @@ int fn_bound_solve(const fn_bound_config *cfg, const fn_bound_truck *t, size_t n
         out->solve_ms += ms_since(t1);
         out->empty_km = (double)total / 1000.0;
         t1 = fn_mono_ns();
+        pt_price(&tree, pc);
         added = search_all(&b, pr, pc, &g, &dups);
         out->check_ms += ms_since(t1);
         out->added += added;
@@ -570,6 +863,7 @@ int fn_bound_solve(const fn_bound_config *cfg, const fn_bound_truck *t, size_t n
 done:
     if (b.grid)
         fn_grid_free(b.grid);
+    pt_free(&tree);
     free(col), free(row), free(pr), free(pc), free(rc), free(hint);
     free(g.start), free(g.cols), free(g.cost);
     if (err) {

@@ -58,10 +58,10 @@
  * The optimum is exact over all pairs, though the assignment is only ever
  * solved on a sparse graph: each load starts with its k nearest feasible
  * columns, and after each solve the duals of fn_dispatch_solve_dual are
- * checked against every feasible pair (a range search per load over a
- * spatial index of the columns); pairs that would improve the optimum are
- * added and the graph solved again, until no pair anywhere violates the
- * certificate.  The result then says exact = 1.  A home row starts with its
+ * checked against every feasible pair (a search per row over a tree of
+ * the columns that keeps their least price per node); pairs that would
+ * improve the optimum are added and the graph solved again, until no pair
+ * anywhere violates the certificate.  The result then says exact = 1.  A home row starts with its
  * own truck's start and its k nearest columns, and is checked the same way
  * (over all columns, within home_km or the reach of its dual).
  */
@@ -124,8 +124,8 @@ typedef struct fn_bound_result {
  * then be NULL).  Fills *out (its pred is allocated: free the result with
  * fn_bound_result_free, also after an error, when out is zeroed).  Uses up
  * to two threads for the candidate searches and prints nothing.  Closed mode
- * solves the open bound first, to seed its graph, and its certificate
- * checks cost far more than open mode's (bound.c says why).  Returns 0,
+ * solves the open bound first, to seed its graph, and needs more rounds
+ * and larger graphs than open mode.  Returns 0,
  * or FN_EINVAL for a bad configuration (circuity or speed not positive,
  * service_s negative, in closed mode home_km negative or not finite), a NaN
  * coordinate (homes included in closed mode), a truck_type out of range, or

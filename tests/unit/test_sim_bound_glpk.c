@@ -26,6 +26,11 @@
  * Homes lie at the truck, near it, or anywhere; some instances put columns
  * exactly at home_km and 1 m either side of it; by hand, an instance whose
  * home must take a column its first k do not hold.
+ *
+ * Both tables end with instances aimed at the certificate checks' priced
+ * tree in bound.c: many columns at identical points, a box astride the
+ * antimeridian, few loads so that most columns are free and priced 0, and
+ * (closed) a home_km so large that every home costs nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -189,14 +194,40 @@ typedef struct scenario {
     double misfit;         /* share of loads with a length, weight or volume few trucks meet */
     double dead;           /* share of loads no column can reach: latest before any truck is free */
     size_t k;
+    int stacks;            /* > 0: half the places sit on one of this many points (depots) */
+    int antimeridian;      /* 1: the box straddles 180 degrees of longitude, at 64 N */
 } scenario;
+
+/* The box's centre. */
+static void centre(const scenario *sc, double *lat, double *lon)
+{
+    *lat = sc->antimeridian ? 64.0 : 31.0;
+    *lon = sc->antimeridian ? 180.0 : 117.0;
+}
+
+/* A drawn place, put on a depot (a cluster's centre) when the scenario
+ * stacks, kept off the poles and wrapped into [-180, 180).  Draws from rng only when it
+ * stacks, so that the other scenarios keep their instances. */
+static void settle(const scenario *sc, uint64_t *rng, const double (*depot)[2], double *lat, double *lon)
+{
+    if (sc->stacks && rng_unit(rng) < 0.5) {
+        int d = (int)(rng_next(rng) % (uint64_t)sc->stacks);
+        *lat = depot[d][0], *lon = depot[d][1];
+    }
+    *lat = fmax(-89.0, fmin(89.0, *lat)); /* a box of thousands of km may reach a pole */
+    if (*lon >= 180.0)
+        *lon -= 360.0;
+    else if (*lon < -180.0)
+        *lon += 360.0;
+}
 
 static void make(const scenario *sc, fn_bound_truck *t, fn_bound_load *l)
 {
     uint64_t rng = sc->seed;
-    const double lat0 = 31.0, lon0 = 117.0, deg_lat = sc->box_km / FN_KM_PER_DEG_LAT,
-                 deg_lon = deg_lat / cos(lat0 * M_PI / 180.0);
+    double lat0, lon0, deg_lat, deg_lon;
     double cl[8][2];
+    centre(sc, &lat0, &lon0);
+    deg_lat = sc->box_km / FN_KM_PER_DEG_LAT, deg_lon = deg_lat / cos(lat0 * M_PI / 180.0);
     for (int c = 0; c < 8; c++) {
         cl[c][0] = lat0 + (rng_unit(&rng) - 0.5) * 4.0 * deg_lat;
         cl[c][1] = lon0 + (rng_unit(&rng) - 0.5) * 4.0 * deg_lon;
@@ -211,6 +242,7 @@ static void make(const scenario *sc, fn_bound_truck *t, fn_bound_load *l)
             (LAT) = lat0 + (rng_unit(&rng) - 0.5) * deg_lat;                                                           \
             (LON) = lon0 + (rng_unit(&rng) - 0.5) * deg_lon;                                                           \
         }                                                                                                              \
+        settle(sc, &rng, (const double(*)[2])cl, &(LAT), &(LON));                                                      \
     } while (0)
     for (size_t i = 0; i < sc->nt; i++) {
         fn_bound_truck *x = &t[i];
@@ -340,6 +372,8 @@ static void make_homes(const scenario *sc, double home_km, double near, fn_bound
 {
     uint64_t rng = sc->seed ^ 0x1234567887654321ull;
     const double deg_lat = sc->box_km / FN_KM_PER_DEG_LAT;
+    double lat0, lon0;
+    centre(sc, &lat0, &lon0);
     for (size_t i = 0; i < sc->nt; i++) {
         fn_bound_truck *x = &t[i];
         double u = rng_unit(&rng), r_deg = (home_km + 1.0) * 1.5 / FN_KM_PER_DEG_LAT;
@@ -349,8 +383,10 @@ static void make_homes(const scenario *sc, double home_km, double near, fn_bound
             x->home_lat = x->lat + (rng_unit(&rng) - 0.5) * r_deg;
             x->home_lon = x->lon + (rng_unit(&rng) - 0.5) * r_deg;
         } else {
-            x->home_lat = 31.0 + (rng_unit(&rng) - 0.5) * 2 * deg_lat;
-            x->home_lon = 117.0 + (rng_unit(&rng) - 0.5) * 2 * deg_lat / cos(31.0 * M_PI / 180.0);
+            x->home_lat = lat0 + (rng_unit(&rng) - 0.5) * 2 * deg_lat;
+            x->home_lon = lon0 + (rng_unit(&rng) - 0.5) * 2 * deg_lat / cos(lat0 * M_PI / 180.0);
+            x->home_lon -= x->home_lon >= 180.0 ? 360.0 : 0.0;
+            x->home_lat = fmin(x->home_lat, 89.0);
         }
     }
 }
@@ -471,22 +507,32 @@ static outcome check_closed(const scenario *sc, double home_km, double near, int
 static void test_bound_against_glpk(void **state)
 {
     static const scenario scs[] = {
-        /* seed  trucks loads clusters box   window types misfit dead  k */
-        {1, 20, 15, 0, 100, 3, 1, 0.0, 0.0, 1},
-        {2, 40, 40, 0, 200, 4, 2, 0.2, 0.1, 1},
-        {3, 30, 60, 3, 150, 6, 2, 0.1, 0.1, 1},
-        {4, 60, 40, 2, 80, 2, 3, 0.3, 0.0, 2},
-        {5, 15, 50, 0, 300, 8, 1, 0.0, 0.2, 1},
-        {6, 50, 50, 4, 250, 5, 4, 0.2, 0.1, 3},
-        {7, 80, 30, 1, 40, 1, 2, 0.1, 0.0, 1},
-        {8, 25, 70, 2, 120, 12, 2, 0.1, 0.05, 2},
-        {9, 10, 10, 0, 50, 1, 1, 0.0, 0.5, 1},
-        {10, 45, 55, 5, 400, 10, 3, 0.25, 0.1, 1},
-        {11, 35, 35, 0, 600, 0.5, 2, 0.1, 0.0, 1},
-        {12, 70, 45, 3, 100, 4, 4, 0.4, 0.1, 0},
-        {13, 120, 110, 0, 250, 8, 2, 0.1, 0.05, 1},
-        {14, 90, 140, 3, 150, 6, 3, 0.15, 0.05, 2},
-        {15, 150, 60, 6, 300, 12, 1, 0.0, 0.0, 1},
+        /* seed  trucks loads clusters box   window types misfit dead  k stacks antimeridian */
+        {1, 20, 15, 0, 100, 3, 1, 0.0, 0.0, 1, 0, 0},
+        {2, 40, 40, 0, 200, 4, 2, 0.2, 0.1, 1, 0, 0},
+        {3, 30, 60, 3, 150, 6, 2, 0.1, 0.1, 1, 0, 0},
+        {4, 60, 40, 2, 80, 2, 3, 0.3, 0.0, 2, 0, 0},
+        {5, 15, 50, 0, 300, 8, 1, 0.0, 0.2, 1, 0, 0},
+        {6, 50, 50, 4, 250, 5, 4, 0.2, 0.1, 3, 0, 0},
+        {7, 80, 30, 1, 40, 1, 2, 0.1, 0.0, 1, 0, 0},
+        {8, 25, 70, 2, 120, 12, 2, 0.1, 0.05, 2, 0, 0},
+        {9, 10, 10, 0, 50, 1, 1, 0.0, 0.5, 1, 0, 0},
+        {10, 45, 55, 5, 400, 10, 3, 0.25, 0.1, 1, 0, 0},
+        {11, 35, 35, 0, 600, 0.5, 2, 0.1, 0.0, 1, 0, 0},
+        {12, 70, 45, 3, 100, 4, 4, 0.4, 0.1, 0, 0, 0},
+        {13, 120, 110, 0, 250, 8, 2, 0.1, 0.05, 1, 0, 0},
+        {14, 90, 140, 3, 150, 6, 3, 0.15, 0.05, 2, 0, 0},
+        {15, 150, 60, 6, 300, 12, 1, 0.0, 0.0, 1, 0, 0},
+        /* For the checks' priced tree: many columns at one point, a box
+         * astride the antimeridian, few loads (most columns free, priced
+         * 0), both of the first two, and a box of a third of the earth
+         * astride the antimeridian (tree nodes wider than 180 degrees of
+         * longitude together with their gap to a row). */
+        {16, 60, 50, 3, 200, 6, 2, 0.1, 0.05, 1, 3, 0},
+        {17, 50, 45, 2, 300, 8, 2, 0.1, 0.05, 1, 0, 1},
+        {18, 150, 12, 0, 100, 6, 2, 0.0, 0.0, 1, 0, 0},
+        {19, 60, 50, 4, 300, 8, 3, 0.1, 0.05, 1, 2, 1},
+        {41, 60, 50, 0, 8000, 48, 3, 0.1, 0.05, 1, 0, 1},
     };
     size_t multi = 0, unservable = 0, large = 0, partial = 0;
     (void)state;
@@ -554,19 +600,26 @@ static void test_closed_against_glpk(void **state)
         double home_km, near;
         int boundary;
     } cs[] = {
-        /* seed trucks loads clusters box window types misfit dead k | home_km near boundary */
-        {{21, 20, 15, 0, 100, 3, 1, 0.0, 0.0, 1}, 20, 0.8, 0},
-        {{22, 30, 30, 0, 200, 4, 2, 0.2, 0.1, 1}, 50, 0.6, 1},
-        {{23, 25, 40, 3, 150, 6, 2, 0.1, 0.1, 1}, 10, 0.9, 0},
-        {{24, 40, 25, 2, 80, 2, 3, 0.3, 0.0, 2}, 0, 0.5, 0},
-        {{25, 12, 35, 0, 300, 8, 1, 0.0, 0.2, 1}, 50, 0.2, 1},
-        {{26, 35, 35, 4, 250, 5, 4, 0.2, 0.1, 3}, 30, 0.7, 0},
-        {{27, 50, 20, 1, 40, 1, 2, 0.1, 0.0, 1}, 5, 0.9, 1},
-        {{28, 20, 45, 2, 120, 12, 2, 0.1, 0.05, 2}, 50, 1.0, 0},
-        {{29, 10, 10, 0, 50, 1, 1, 0.0, 0.5, 1}, 20, 0.0, 1},
-        {{30, 30, 40, 5, 400, 10, 3, 0.25, 0.1, 1}, 50, 0.8, 0},
-        {{31, 45, 30, 3, 100, 4, 4, 0.4, 0.1, 0}, 25, 0.6, 1},
-        {{32, 60, 50, 0, 250, 8, 2, 0.1, 0.05, 1}, 50, 0.8, 0},
+        /* seed trucks loads clusters box window types misfit dead k stacks antimeridian | home_km near boundary */
+        {{21, 20, 15, 0, 100, 3, 1, 0.0, 0.0, 1, 0, 0}, 20, 0.8, 0},
+        {{22, 30, 30, 0, 200, 4, 2, 0.2, 0.1, 1, 0, 0}, 50, 0.6, 1},
+        {{23, 25, 40, 3, 150, 6, 2, 0.1, 0.1, 1, 0, 0}, 10, 0.9, 0},
+        {{24, 40, 25, 2, 80, 2, 3, 0.3, 0.0, 2, 0, 0}, 0, 0.5, 0},
+        {{25, 12, 35, 0, 300, 8, 1, 0.0, 0.2, 1, 0, 0}, 50, 0.2, 1},
+        {{26, 35, 35, 4, 250, 5, 4, 0.2, 0.1, 3, 0, 0}, 30, 0.7, 0},
+        {{27, 50, 20, 1, 40, 1, 2, 0.1, 0.0, 1, 0, 0}, 5, 0.9, 1},
+        {{28, 20, 45, 2, 120, 12, 2, 0.1, 0.05, 2, 0, 0}, 50, 1.0, 0},
+        {{29, 10, 10, 0, 50, 1, 1, 0.0, 0.5, 1, 0, 0}, 20, 0.0, 1},
+        {{30, 30, 40, 5, 400, 10, 3, 0.25, 0.1, 1, 0, 0}, 50, 0.8, 0},
+        {{31, 45, 30, 3, 100, 4, 4, 0.4, 0.1, 0, 0, 0}, 25, 0.6, 1},
+        {{32, 60, 50, 0, 250, 8, 2, 0.1, 0.05, 1, 0, 0}, 50, 0.8, 0},
+        /* As the open table's last five, but the third: home_km 5000 puts
+         * every column at every home, so homes cost 0 and price nothing. */
+        {{33, 40, 30, 3, 200, 6, 2, 0.1, 0.05, 1, 3, 0}, 50, 0.7, 0},
+        {{34, 35, 30, 2, 300, 8, 2, 0.1, 0.05, 1, 0, 1}, 30, 0.5, 0},
+        {{35, 30, 20, 2, 200, 6, 2, 0.1, 0.0, 1, 0, 0}, 5000, 0.5, 0},
+        {{36, 40, 30, 4, 300, 8, 3, 0.1, 0.05, 1, 2, 1}, 50, 0.8, 1},
+        {{53, 60, 40, 3, 4000, 48, 3, 0.1, 0.05, 1, 0, 1}, 50, 0.3, 0},
     };
     size_t multi = 0;
     (void)state;
