@@ -33,7 +33,7 @@ LDFLAGS  := -pthread $(SANFLAGS)
 LDLIBS   := $(PKG_LIBS) -lm
 
 # Library code: every .c under src/ except the two programs' mains.
-LIB_SRC  := $(sort $(wildcard src/common/*.c src/store/*.c src/core/*.c src/match/*.c src/auth/*.c src/http/*.c src/api/*.c src/sim/*.c))
+LIB_SRC  := $(sort $(wildcard src/common/*.c src/store/*.c src/core/*.c src/match/*.c src/auth/*.c src/http/*.c src/api/*.c src/sim/*.c src/stats/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 D_SRC    := $(wildcard src/freightd/*.c)
 CLI_SRC  := $(wildcard src/freight/*.c)
