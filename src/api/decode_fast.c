@@ -24,6 +24,7 @@
  * of the line's length is enough.
  */
 #include "api/dataset.h"
+#include "api/jscan.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -70,21 +71,9 @@ typedef struct fobj {
 } fobj;
 
 /* JSON's whitespace, as jansson skips it. */
-static void ws(cur *c)
-{
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t'))
-        c->p++;
-}
+static void ws(cur *c) { fn_js_ws(&c->p, c->end); }
 
-static int eat(cur *c, char ch)
-{
-    ws(c);
-    if (c->p < c->end && *c->p == ch) {
-        c->p++;
-        return 1;
-    }
-    return 0;
-}
+static int eat(cur *c, char ch) { return fn_js_eat(&c->p, c->end, ch); }
 
 /* The length of the UTF-8 sequence at p if it is well-formed (RFC 3629:
  * no overlong forms, no surrogates, nothing above U+10FFFF), else 0. */

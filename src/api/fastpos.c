@@ -2,6 +2,7 @@
  * fastpos.c — the strict fast path for position batches (see fastpos.h).
  */
 #include "api/fastpos.h"
+#include "api/jscan.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -15,21 +16,9 @@ typedef struct cur {
     const char *p, *end;
 } cur;
 
-static void ws(cur *c)
-{
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t'))
-        c->p++;
-}
+static void ws(cur *c) { fn_js_ws(&c->p, c->end); }
 
-static int eat(cur *c, char ch)
-{
-    ws(c);
-    if (c->p < c->end && *c->p == ch) {
-        c->p++;
-        return 1;
-    }
-    return 0;
-}
+static int eat(cur *c, char ch) { return fn_js_eat(&c->p, c->end, ch); }
 
 /* A key: a string of plain ASCII letters and '_' (no escapes). */
 static int key(cur *c, const char **k, size_t *klen)
