@@ -9,7 +9,7 @@
  * the simulation's own: loads are posted over each day with a daytime
  * peak, for pickup 1 to 13 hours later.
  */
-#include "api/api_int.h"
+#include "api/dataset.h"
 #include "common/fn.h"
 #include "common/geo.h"
 #include "freight/cities.h"
@@ -62,80 +62,76 @@ static void load_clock(uint64_t seed, uint64_t id, int64_t start, int days, int6
     l->expires_at = l->pickup_latest_at;
 }
 
+/* Every company of the dataset exists for the simulation (one posts all). */
+static int any_company(const void *arg, int64_t id)
+{
+    (void)arg;
+    return id > 0;
+}
+
 static int build(scenario *sc, const fn_cities *cities, uint64_t seed, int64_t start, int days, uint64_t ntrucks,
                  uint64_t nloads, uint64_t ncomp)
 {
     fn_gen *g = fn_gen_open(cities, seed, start, ncomp, ntrucks, nloads);
-    fn_http_resp resp;
-    fn_call call;
-    fn_buf b;
+    fn_ds_config dc = {.now_s = start, .area = FN_AREA_CHINA, .company_known = any_company};
+    fn_ds_decoder dec;
+    fn_ds_rec rec;
+    fn_buf b, strs;
     fn_progress pg;
-    fn_area china = FN_AREA_CHINA;
     int rc = -1;
 
     if (!g)
         return -1;
-    memset(&resp, 0, sizeof(resp));
-    memset(&call, 0, sizeof(call));
-    call.resp = &resp;
-    call.area = &china;
+    /* Decoded as `freight import` decodes the same lines (api/dataset.h). */
+    fn_ds_decoder_init(&dec, &dc);
     fn_buf_init(&b, 0);
-    fn_buf_init(&resp.body, 0);
+    fn_buf_init(&strs, 0);
     sc->trucks = fn_xcalloc(ntrucks ? ntrucks : 1, sizeof(*sc->trucks));
     sc->loads = fn_xcalloc(nloads ? nloads : 1, sizeof(*sc->loads));
     fn_progress_start(&pg, "dataset", ntrucks + nloads);
     for (uint64_t id = 1; id <= ntrucks + nloads; id++) {
         int is_load = id > ntrucks;
         uint64_t rid = is_load ? id - ntrucks : id;
-        json_t *o, *pos;
         fn_buf_reset(&b);
         if (is_load)
             fn_gen_load_json(g, rid, &b);
         else
             fn_gen_driver_json(g, rid, &b);
-        o = json_loadb((const char *)b.data, b.len, 0, NULL);
-        call.replied = 0;
-        fn_buf_reset(&resp.body);
-        if (!o)
-            goto bad;
+        fn_buf_reserve(&strs, b.len + 1);
+        fn_ds_decode(&dec, is_load ? FN_DS_LOADS : FN_DS_DRIVERS, (const char *)b.data, b.len, (char *)strs.data,
+                     &rec);
+        json_decref(rec.root);
+        if (!rec.ok) {
+            fprintf(stderr, "freight simulate: internal error: the dataset's %s %llu does not decode: %s\n",
+                    is_load ? "load" : "driver", (unsigned long long)rid, rec.err);
+            goto out;
+        }
+        /* The simulation needs none of the strings, which live only as long as this line. */
         if (!is_load) {
-            fn_driver *d = &sc->trucks[sc->nt];
-            if (fn_decode_driver(&call, o, d) != 0) {
-                json_decref(o);
-                goto bad;
-            }
-            d->name = d->phone = d->plate = NULL; /* the simulation needs none; the JSON goes */
-            pos = json_object_get(o, "position");
-            if (json_is_object(pos) && fn_jv_latlon(&call, pos, "position", &d->lat, &d->lon) == 0)
+            fn_driver *d = &sc->trucks[sc->nt++];
+            *d = rec.d;
+            d->name = d->phone = d->plate = NULL;
+            if (rec.has_pos) {
+                d->lat = rec.pos.lat;
+                d->lon = rec.pos.lon;
                 d->pos_ts = start;
-            sc->nt++;
-        } else {
-            fn_load *l = &sc->loads[sc->nl];
-            int64_t window;
-            if (fn_decode_load(&call, o, start, l) != 0) {
-                json_decref(o);
-                goto bad;
             }
-            window = l->pickup_latest_at - l->pickup_earliest_at;
+        } else {
+            fn_load *l = &sc->loads[sc->nl++];
+            *l = rec.l;
             l->origin.city = l->dest.city = NULL;
             l->cargo_kind = l->contact_name = l->contact_phone = l->notes = NULL;
-            load_clock(seed, rid, start, days, window, l);
-            sc->nl++;
+            load_clock(seed, rid, start, days, l->pickup_latest_at - l->pickup_earliest_at, l);
         }
-        json_decref(o);
         if ((id & 4095) == 0)
             fn_progress_set(&pg, id);
-        continue;
-    bad:
-        fprintf(stderr, "freight simulate: internal error: the dataset's %s %llu does not decode: %.*s\n",
-                is_load ? "load" : "driver", (unsigned long long)rid, (int)resp.body.len, (const char *)resp.body.data);
-        goto out;
     }
     fn_progress_end(&pg);
     rc = 0;
 out:
+    fn_ds_decoder_free(&dec);
     fn_buf_free(&b);
-    fn_buf_free(&resp.body);
+    fn_buf_free(&strs);
     fn_gen_close(g);
     return rc;
 }
