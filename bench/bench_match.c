@@ -41,6 +41,7 @@ int main(int argc, char **argv)
     char bindir[4096], freight[4200], snapdir[4200], err[256];
     size_t queries = 20000, k = 20;
     int dispatch = 1;
+    const char *only = NULL; /* run one part: matches, loads, nearest, updates, dispatch */
     double bbox[4] = {113, 22, 117.5, 26.5}; /* west, south, east, north: about 115,000 open loads */
     size_t dispatch_k = 16;
     double radius = 150, scale = 1;
@@ -56,7 +57,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help")) {
             printf("usage: bench_match [--data-dir DIR] [--scale S] [--queries N] [--radius-km R] [--limit K]\n"
-                   "                   [--no-dispatch] [--dispatch-bbox W,S,E,N] [--dispatch-k K] [--grid-cell-deg D]   (the server's --grid-cell-deg, default 0.2)\n");
+                   "                   [--only matches|loads|nearest|updates|dispatch] [--no-dispatch] [--dispatch-bbox W,S,E,N] [--dispatch-k K] [--grid-cell-deg D]   (the server's --grid-cell-deg, default 0.2)\n");
             return 0;
         }
         if (!strcmp(argv[i], "--no-dispatch")) {
@@ -66,6 +67,7 @@ int main(int argc, char **argv)
         if (i + 1 >= argc)
             bu_die("%s needs a value", argv[i]);
         if (!strcmp(argv[i], "--data-dir")) dir = argv[++i];
+        else if (!strcmp(argv[i], "--only")) only = argv[++i];
         else if (!strcmp(argv[i], "--scale")) scale = bu_num_arg("--scale", argv[++i], 0.001, 10);
         else if (!strcmp(argv[i], "--queries")) queries = (size_t)bu_num_arg("--queries", argv[++i], 100, 1e7);
         else if (!strcmp(argv[i], "--radius-km")) radius = bu_num_arg("--radius-km", argv[++i], 1, 500);
@@ -98,18 +100,22 @@ int main(int argc, char **argv)
     hits = bu_xmalloc(100 * sizeof(*hits));
     uint64_t nloads = fn_state_next_load_id(s) - 1, ndrivers = fn_state_next_driver_id(s) - 1;
 
+#define PART(name) (!only || !strcmp(only, name))
     /* Matches for random open loads, as a company sees them (snapped positions). */
     found = 0;
+    printf("in-process, one thread, radius %.0f km, top %zu:\n", radius, k);
+    if (PART("matches")) {
     for (size_t q = 0; q < queries; q++) {
         const fn_load *l = fn_state_load(s, 1 + bu_rand(&rng) % nloads);
         uint64_t a = bu_now_ns();
         found += fn_match_trucks(s, &mcfg, l, radius, k, 0, now, hits);
         ns[q] = bu_now_ns() - a;
     }
-    printf("in-process, one thread, radius %.0f km, top %zu:\n", radius, k);
     report("matches for a load (company view)", ns, queries, found);
+    }
 
     found = 0;
+    if (PART("loads")) {
     for (size_t q = 0; q < queries; q++) {
         const fn_driver *d = fn_state_driver(s, 1 + bu_rand(&rng) % ndrivers);
         fn_toward t = {(int)(q % 2), -1};
@@ -118,8 +124,9 @@ int main(int argc, char **argv)
         ns[q] = bu_now_ns() - a;
     }
     report("loads for a driver (half backhaul)", ns, queries, found);
+    }
 
-    {
+    if (PART("nearest")) {
         fn_truck_hit th[100];
         found = 0;
         for (size_t q = 0; q < queries; q++) {
@@ -134,7 +141,7 @@ int main(int argc, char **argv)
 
     /* Position updates applied to the index: batches of 10,000 as records,
      * through the same fn_state_apply that live writes and recovery use. */
-    {
+    if (PART("updates")) {
         const uint32_t batch = 10000;
         size_t rounds = 230;
         fn_position *p = bu_xmalloc(batch * sizeof(*p));
@@ -166,7 +173,7 @@ int main(int argc, char **argv)
     }
     /* Global dispatch over a region, as POST /v1/dispatch runs it (graph
      * built on 2 threads, exact assignment), after the queries above. */
-    if (dispatch) {
+    if (dispatch && PART("dispatch")) {
         fn_dispatch_query dq = {-1, 1, bbox[0], bbox[1], bbox[2], bbox[3], radius, dispatch_k, 0};
         fn_dispatch_result dr;
         uint64_t a = bu_now_ns();
