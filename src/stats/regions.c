@@ -1,0 +1,299 @@
+/*
+ * regions.c — the city and province tables of regions.h and the exact
+ * nearest-city lookup grid.
+ */
+#include "stats/regions.h"
+#include "stats/regions_int.h"
+
+#include "common/fn.h"
+#include "common/geo.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* The 34 provincial-level divisions: English (as data/cn_cities.csv spells
+ * them), Chinese short name, Chinese full name. */
+static const struct {
+    const char *en, *zh, *full;
+} provinces[FN_RG_PROVINCES] = {
+    {"Anhui", "安徽", "安徽省"},
+    {"Beijing", "北京", "北京市"},
+    {"Chongqing", "重庆", "重庆市"},
+    {"Fujian", "福建", "福建省"},
+    {"Gansu", "甘肃", "甘肃省"},
+    {"Guangdong", "广东", "广东省"},
+    {"Guangxi", "广西", "广西壮族自治区"},
+    {"Guizhou", "贵州", "贵州省"},
+    {"Hainan", "海南", "海南省"},
+    {"Hebei", "河北", "河北省"},
+    {"Heilongjiang", "黑龙江", "黑龙江省"},
+    {"Henan", "河南", "河南省"},
+    {"Hubei", "湖北", "湖北省"},
+    {"Hunan", "湖南", "湖南省"},
+    {"Inner Mongolia", "内蒙古", "内蒙古自治区"},
+    {"Jiangsu", "江苏", "江苏省"},
+    {"Jiangxi", "江西", "江西省"},
+    {"Jilin", "吉林", "吉林省"},
+    {"Liaoning", "辽宁", "辽宁省"},
+    {"Ningxia", "宁夏", "宁夏回族自治区"},
+    {"Qinghai", "青海", "青海省"},
+    {"Shaanxi", "陕西", "陕西省"},
+    {"Shandong", "山东", "山东省"},
+    {"Shanghai", "上海", "上海市"},
+    {"Shanxi", "山西", "山西省"},
+    {"Sichuan", "四川", "四川省"},
+    {"Tianjin", "天津", "天津市"},
+    {"Tibet", "西藏", "西藏自治区"},
+    {"Xinjiang", "新疆", "新疆维吾尔自治区"},
+    {"Yunnan", "云南", "云南省"},
+    {"Zhejiang", "浙江", "浙江省"},
+    {"Hong Kong", "香港", "香港特别行政区"},
+    {"Macau", "澳门", "澳门特别行政区"},
+    {"Taiwan", "台湾", "台湾省"},
+};
+
+const char *fn_rg_province_name(int p) { return p >= 0 && p < FN_RG_PROVINCES ? provinces[p].en : ""; }
+const char *fn_rg_province_zh(int p) { return p >= 0 && p < FN_RG_PROVINCES ? provinces[p].zh : ""; }
+
+int fn_rg_province_parse(const char *s)
+{
+    size_t n;
+    for (int i = 0; i < FN_RG_PROVINCES; i++)
+        if (strcasecmp(s, provinces[i].en) == 0 || strcmp(s, provinces[i].zh) == 0 || strcmp(s, provinces[i].full) == 0)
+            return i;
+    for (int i = 0; i < FN_RG_PROVINCES; i++) {
+        n = strlen(provinces[i].zh);
+        if (strncmp(s, provinces[i].zh, n) == 0 && (strcmp(s + n, "省") == 0 || strcmp(s + n, "市") == 0))
+            return i;
+    }
+    return -1;
+}
+
+/* The lookup grid. */
+#define G_LAT0 15.0
+#define G_LON0 70.0
+#define G_STEP 0.1
+#define G_ROWS 410 /* lat 15 .. 56 */
+#define G_COLS 680 /* lon 70 .. 138 */
+#define G_AMBIG 0x80000000u
+
+static struct {
+    fn_rg_city *city;
+    double (*xyz)[3];          /* unit vectors, for comparing distances by dot product */
+    size_t n;
+    uint32_t *cell;            /* G_ROWS x G_COLS: city index, or G_AMBIG | offset into cand */
+    uint32_t *cand;            /* at an offset: count, then that many city indexes */
+    size_t ncand;
+    double centroid[FN_RG_PROVINCES][2];
+} T;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void to_xyz(double lat, double lon, double v[3])
+{
+    double la = lat * M_PI / 180.0, lo = lon * M_PI / 180.0;
+    v[0] = cos(la) * cos(lo);
+    v[1] = cos(la) * sin(lo);
+    v[2] = sin(la);
+}
+
+/* Nearest of the listed cities (all when list is NULL) by largest dot
+ * product, which orders exactly as great-circle distance; ties: lowest index. */
+static uint32_t nearest_of(const double v[3], const uint32_t *list, size_t n)
+{
+    uint32_t best = 0;
+    double bd = -2.0;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t i = list ? list[k] : (uint32_t)k;
+        double d = v[0] * T.xyz[i][0] + v[1] * T.xyz[i][1] + v[2] * T.xyz[i][2];
+        if (d > bd || (d == bd && i < best)) {
+            bd = d;
+            best = i;
+        }
+    }
+    return best;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Cities bucketed in 1-degree blocks for building the grid. */
+#define B_ROWS 41
+#define B_COLS 68
+
+static void build(void)
+{
+    size_t *bstart, *bfill, candcap = 1 << 16;
+    uint32_t *bcity, *tmp;
+    double wsum[FN_RG_PROVINCES] = {0};
+
+    T.n = fn__cities_data_count;
+    T.city = fn_xcalloc(T.n, sizeof(*T.city));
+    T.xyz = fn_xcalloc(T.n, sizeof(*T.xyz));
+    for (size_t i = 0; i < T.n; i++) {
+        const fn__city_row *r = &fn__cities_data[i];
+        fn_rg_city *c = &T.city[i];
+        c->name = r->name;
+        c->province = fn_rg_province_parse(r->province);
+        c->lat = r->lat;
+        c->lon = r->lon;
+        c->population = r->population;
+        to_xyz(c->lat, c->lon, T.xyz[i]);
+        if (c->province >= 0) {
+            double w = (double)(c->population ? c->population : 1);
+            T.centroid[c->province][0] += w * c->lat;
+            T.centroid[c->province][1] += w * c->lon;
+            wsum[c->province] += w;
+        }
+    }
+    for (int p = 0; p < FN_RG_PROVINCES; p++) {
+        if (wsum[p] > 0) {
+            T.centroid[p][0] /= wsum[p];
+            T.centroid[p][1] /= wsum[p];
+        } else {
+            T.centroid[p][0] = T.centroid[p][1] = NAN;
+        }
+    }
+
+    /* Block lists (cities outside the grid's box go into the nearest block). */
+    bstart = fn_xcalloc(B_ROWS * B_COLS + 1, sizeof(size_t));
+    bfill = fn_xcalloc(B_ROWS * B_COLS, sizeof(size_t));
+    bcity = fn_xmalloc(T.n * sizeof(uint32_t));
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < T.n; i++) {
+            int br = (int)floor(T.city[i].lat - G_LAT0), bc = (int)floor(T.city[i].lon - G_LON0);
+            br = br < 0 ? 0 : br >= B_ROWS ? B_ROWS - 1 : br;
+            bc = bc < 0 ? 0 : bc >= B_COLS ? B_COLS - 1 : bc;
+            if (pass == 0)
+                bstart[br * B_COLS + bc + 1]++;
+            else
+                bcity[bstart[br * B_COLS + bc] + bfill[br * B_COLS + bc]++] = (uint32_t)i;
+        }
+        if (pass == 0)
+            for (int b = 0; b < B_ROWS * B_COLS; b++)
+                bstart[b + 1] += bstart[b];
+    }
+
+    T.cell = fn_xmalloc((size_t)G_ROWS * G_COLS * sizeof(uint32_t));
+    T.cand = fn_xmalloc(candcap * sizeof(uint32_t));
+    tmp = fn_xmalloc(T.n * sizeof(uint32_t));
+    for (int r = 0; r < G_ROWS; r++) {
+        double clat = G_LAT0 + (r + 0.5) * G_STEP;
+        /* The centre's distance to the farthest corner (the equatorward ones), with a margin. */
+        double h = fn_haversine_km(clat, 0, clat - (clat >= 0 ? G_STEP / 2 : -G_STEP / 2), G_STEP / 2) * 1.001 + 1e-6;
+        /* Blocks ring k away are at least (k - 1) degrees away in lat or lon:
+         * at least that many km of the shorter degree (lon at 57 degrees N). */
+        double km_per_deg_min = FN_KM_PER_DEG_LAT * cos(57.0 * M_PI / 180.0);
+        int br0 = (int)floor(clat - G_LAT0);
+        for (int c = 0; c < G_COLS; c++) {
+            double clon = G_LON0 + (c + 0.5) * G_STEP, v[3], d1 = INFINITY;
+            int bc0 = (int)floor(clon - G_LON0);
+            size_t m = 0;
+            to_xyz(clat, clon, v);
+            /* Rings of blocks until no farther block can hold a candidate. */
+            for (int k = 0;; k++) {
+                if (k >= 1 && (double)(k - 1) * km_per_deg_min > d1 + 2 * h)
+                    break;
+                if (k > B_ROWS + B_COLS)
+                    break;
+                for (int br = br0 - k; br <= br0 + k; br++) {
+                    if (br < 0 || br >= B_ROWS)
+                        continue;
+                    for (int bc = bc0 - k; bc <= bc0 + k; bc++) {
+                        if (bc < 0 || bc >= B_COLS || (abs(br - br0) != k && abs(bc - bc0) != k))
+                            continue;
+                        for (size_t j = bstart[br * B_COLS + bc]; j < bstart[br * B_COLS + bc + 1]; j++) {
+                            uint32_t i = bcity[j];
+                            double d = fn_haversine_km(clat, clon, T.city[i].lat, T.city[i].lon);
+                            if (d < d1)
+                                d1 = d;
+                            tmp[m++] = i; /* filtered below, once d1 is final */
+                        }
+                    }
+                }
+            }
+            {
+                size_t keep = 0;
+                for (size_t j = 0; j < m; j++)
+                    if (fn_haversine_km(clat, clon, T.city[tmp[j]].lat, T.city[tmp[j]].lon) <= d1 + 2 * h)
+                        tmp[keep++] = tmp[j];
+                m = keep;
+            }
+            qsort(tmp, m, sizeof(uint32_t), cmp_u32);
+            if (m == 1) {
+                T.cell[(size_t)r * G_COLS + c] = tmp[0];
+            } else {
+                while (T.ncand + m + 1 > candcap) {
+                    candcap *= 2;
+                    T.cand = fn_xrealloc(T.cand, candcap * sizeof(uint32_t));
+                }
+                T.cell[(size_t)r * G_COLS + c] = G_AMBIG | (uint32_t)T.ncand;
+                T.cand[T.ncand++] = (uint32_t)m;
+                memcpy(T.cand + T.ncand, tmp, m * sizeof(uint32_t));
+                T.ncand += m;
+            }
+        }
+    }
+    free(tmp);
+    free(bstart);
+    free(bfill);
+    free(bcity);
+}
+
+static void ensure(void) { pthread_once(&once, build); }
+
+size_t fn_rg_city_count(void)
+{
+    ensure();
+    return T.n;
+}
+
+const fn_rg_city *fn_rg_city_at(size_t i)
+{
+    ensure();
+    return i < T.n ? &T.city[i] : NULL;
+}
+
+uint32_t fn_rg_city_of(double lat, double lon)
+{
+    double v[3];
+    int r, c;
+    uint32_t e;
+    ensure();
+    if (!(lat >= G_LAT0 && lat < G_LAT0 + G_ROWS * G_STEP && lon >= G_LON0 && lon < G_LON0 + G_COLS * G_STEP)) {
+        if (!(lat == lat) || !(lon == lon))
+            return 0; /* no point: callers pass checked positions */
+        to_xyz(lat, lon, v);
+        return nearest_of(v, NULL, T.n);
+    }
+    r = (int)floor((lat - G_LAT0) / G_STEP);
+    c = (int)floor((lon - G_LON0) / G_STEP);
+    if (r < 0 || r >= G_ROWS || c < 0 || c >= G_COLS) {
+        to_xyz(lat, lon, v);
+        return nearest_of(v, NULL, T.n);
+    }
+    e = T.cell[(size_t)r * G_COLS + c];
+    if (!(e & G_AMBIG))
+        return e;
+    to_xyz(lat, lon, v);
+    return nearest_of(v, T.cand + (e & ~G_AMBIG) + 1, T.cand[e & ~G_AMBIG]);
+}
+
+void fn_rg_province_centroid(int p, double *lat, double *lon)
+{
+    ensure();
+    *lat = p >= 0 && p < FN_RG_PROVINCES ? T.centroid[p][0] : NAN;
+    *lon = p >= 0 && p < FN_RG_PROVINCES ? T.centroid[p][1] : NAN;
+}
+
+size_t fn_rg_bytes(void)
+{
+    ensure();
+    return T.n * (sizeof(*T.city) + sizeof(*T.xyz)) + (size_t)G_ROWS * G_COLS * sizeof(uint32_t) +
+           T.ncand * sizeof(uint32_t);
+}
