@@ -122,15 +122,52 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Cities bucketed in 1-degree blocks for building the grid. */
-#define B_ROWS 41
-#define B_COLS 68
+/* The candidates of a box around (clat, clon) whose farthest point is h km
+ * from it, chosen from list (n cities): every city within d1 + 2h, d1 being
+ * the nearest one's distance from the centre.  Writes them sorted into out
+ * and returns their count. */
+static size_t candidates(double clat, double clon, double h, const uint32_t *list, size_t n, uint32_t *out)
+{
+    double v[3], best = -2.0, d1, min_dot;
+    size_t m = 0;
+    to_xyz(clat, clon, v);
+    for (size_t j = 0; j < n; j++) {
+        const double *w = T.xyz[list[j]];
+        double dot = v[0] * w[0] + v[1] * w[1] + v[2] * w[2];
+        if (dot > best)
+            best = dot;
+    }
+    d1 = acos(best > 1 ? 1 : best) * FN_EARTH_RADIUS_KM;
+    /* Distance <= d1 + 2h is dot >= cos((d1 + 2h) / R); the small margin keeps
+     * a city on the edge in despite rounding. */
+    min_dot = cos(FN_MIN((d1 + 2 * h) / FN_EARTH_RADIUS_KM, M_PI)) - 1e-12;
+    for (size_t j = 0; j < n; j++) {
+        const double *w = T.xyz[list[j]];
+        if (v[0] * w[0] + v[1] * w[1] + v[2] * w[2] >= min_dot)
+            out[m++] = list[j];
+    }
+    qsort(out, m, sizeof(uint32_t), cmp_u32);
+    return m;
+}
 
+/* The distance from the centre of a box of step degrees to its farthest
+ * corner (an equatorward one), with a margin. */
+static double half_diag_km(double clat, double step)
+{
+    double edge = fabs(clat) - step / 2;
+    return fn_haversine_km(fabs(clat), 0, edge < 0 ? 0 : edge, step / 2) * 1.001 + 1e-6;
+}
+
+/* Two levels: for each 1-degree block, the candidates among all cities;
+ * then for each 0.1-degree cell, the candidates among its block's.  That is
+ * exact: the nearest city of any point of a cell is a candidate of its
+ * block, and the cell's filter keeps it. */
 static void build(void)
 {
-    size_t *bstart, *bfill, candcap = 1 << 16;
-    uint32_t *bcity, *tmp;
+    size_t candcap = 1 << 16;
+    uint32_t *all, *blk, *tmp;
     double wsum[FN_RG_PROVINCES] = {0};
+    const int per = (int)(1.0 / G_STEP + 0.5); /* cells per block side */
 
     T.n = fn__cities_data_count;
     T.city = fn_xcalloc(T.n, sizeof(*T.city));
@@ -159,90 +196,40 @@ static void build(void)
             T.centroid[p][0] = T.centroid[p][1] = NAN;
         }
     }
-
-    /* Block lists (cities outside the grid's box go into the nearest block). */
-    bstart = fn_xcalloc(B_ROWS * B_COLS + 1, sizeof(size_t));
-    bfill = fn_xcalloc(B_ROWS * B_COLS, sizeof(size_t));
-    bcity = fn_xmalloc(T.n * sizeof(uint32_t));
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < T.n; i++) {
-            int br = (int)floor(T.city[i].lat - G_LAT0), bc = (int)floor(T.city[i].lon - G_LON0);
-            br = br < 0 ? 0 : br >= B_ROWS ? B_ROWS - 1 : br;
-            bc = bc < 0 ? 0 : bc >= B_COLS ? B_COLS - 1 : bc;
-            if (pass == 0)
-                bstart[br * B_COLS + bc + 1]++;
-            else
-                bcity[bstart[br * B_COLS + bc] + bfill[br * B_COLS + bc]++] = (uint32_t)i;
-        }
-        if (pass == 0)
-            for (int b = 0; b < B_ROWS * B_COLS; b++)
-                bstart[b + 1] += bstart[b];
-    }
-
+    all = fn_xmalloc(T.n * sizeof(uint32_t));
+    blk = fn_xmalloc(T.n * sizeof(uint32_t));
+    tmp = fn_xmalloc(T.n * sizeof(uint32_t));
+    for (size_t i = 0; i < T.n; i++)
+        all[i] = (uint32_t)i;
     T.cell = fn_xmalloc((size_t)G_ROWS * G_COLS * sizeof(uint32_t));
     T.cand = fn_xmalloc(candcap * sizeof(uint32_t));
-    tmp = fn_xmalloc(T.n * sizeof(uint32_t));
-    for (int r = 0; r < G_ROWS; r++) {
-        double clat = G_LAT0 + (r + 0.5) * G_STEP;
-        /* The centre's distance to the farthest corner (the equatorward ones), with a margin. */
-        double h = fn_haversine_km(clat, 0, clat - (clat >= 0 ? G_STEP / 2 : -G_STEP / 2), G_STEP / 2) * 1.001 + 1e-6;
-        /* Blocks ring k away are at least (k - 1) degrees away in lat or lon:
-         * at least that many km of the shorter degree (lon at 57 degrees N). */
-        double km_per_deg_min = FN_KM_PER_DEG_LAT * cos(57.0 * M_PI / 180.0);
-        int br0 = (int)floor(clat - G_LAT0);
-        for (int c = 0; c < G_COLS; c++) {
-            double clon = G_LON0 + (c + 0.5) * G_STEP, v[3], d1 = INFINITY;
-            int bc0 = (int)floor(clon - G_LON0);
-            size_t m = 0;
-            to_xyz(clat, clon, v);
-            /* Rings of blocks until no farther block can hold a candidate. */
-            for (int k = 0;; k++) {
-                if (k >= 1 && (double)(k - 1) * km_per_deg_min > d1 + 2 * h)
-                    break;
-                if (k > B_ROWS + B_COLS)
-                    break;
-                for (int br = br0 - k; br <= br0 + k; br++) {
-                    if (br < 0 || br >= B_ROWS)
+    for (int br = 0; br < G_ROWS / per; br++) {
+        for (int bc = 0; bc < G_COLS / per; bc++) {
+            double blat = G_LAT0 + br + 0.5, blon = G_LON0 + bc + 0.5;
+            size_t nb = candidates(blat, blon, half_diag_km(blat, 1.0), all, T.n, blk);
+            for (int r = br * per; r < (br + 1) * per; r++) {
+                double clat = G_LAT0 + (r + 0.5) * G_STEP, h = half_diag_km(clat, G_STEP);
+                for (int c = bc * per; c < (bc + 1) * per; c++) {
+                    size_t m = candidates(clat, G_LON0 + (c + 0.5) * G_STEP, h, blk, nb, tmp);
+                    if (m == 1) {
+                        T.cell[(size_t)r * G_COLS + c] = tmp[0];
                         continue;
-                    for (int bc = bc0 - k; bc <= bc0 + k; bc++) {
-                        if (bc < 0 || bc >= B_COLS || (abs(br - br0) != k && abs(bc - bc0) != k))
-                            continue;
-                        for (size_t j = bstart[br * B_COLS + bc]; j < bstart[br * B_COLS + bc + 1]; j++) {
-                            uint32_t i = bcity[j];
-                            double d = fn_haversine_km(clat, clon, T.city[i].lat, T.city[i].lon);
-                            if (d < d1)
-                                d1 = d;
-                            tmp[m++] = i; /* filtered below, once d1 is final */
-                        }
                     }
+                    while (T.ncand + m + 1 > candcap) {
+                        candcap *= 2;
+                        T.cand = fn_xrealloc(T.cand, candcap * sizeof(uint32_t));
+                    }
+                    T.cell[(size_t)r * G_COLS + c] = G_AMBIG | (uint32_t)T.ncand;
+                    T.cand[T.ncand++] = (uint32_t)m;
+                    memcpy(T.cand + T.ncand, tmp, m * sizeof(uint32_t));
+                    T.ncand += m;
                 }
-            }
-            {
-                size_t keep = 0;
-                for (size_t j = 0; j < m; j++)
-                    if (fn_haversine_km(clat, clon, T.city[tmp[j]].lat, T.city[tmp[j]].lon) <= d1 + 2 * h)
-                        tmp[keep++] = tmp[j];
-                m = keep;
-            }
-            qsort(tmp, m, sizeof(uint32_t), cmp_u32);
-            if (m == 1) {
-                T.cell[(size_t)r * G_COLS + c] = tmp[0];
-            } else {
-                while (T.ncand + m + 1 > candcap) {
-                    candcap *= 2;
-                    T.cand = fn_xrealloc(T.cand, candcap * sizeof(uint32_t));
-                }
-                T.cell[(size_t)r * G_COLS + c] = G_AMBIG | (uint32_t)T.ncand;
-                T.cand[T.ncand++] = (uint32_t)m;
-                memcpy(T.cand + T.ncand, tmp, m * sizeof(uint32_t));
-                T.ncand += m;
             }
         }
     }
+    free(all);
+    free(blk);
     free(tmp);
-    free(bstart);
-    free(bfill);
-    free(bcity);
 }
 
 static void ensure(void) { pthread_once(&once, build); }
