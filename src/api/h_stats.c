@@ -118,7 +118,7 @@ void fn_h_stats_lanes(fn_call *c)
     json_t *lanes;
 
     if (q_province(c, "origin", &origin) || q_province(c, "destination", &dest) ||
-        fn_q_size(c, "days", 7, 1, FN_AN_MAX_DAYS, &days) || fn_q_size(c, "limit", 20, 1, 1000, &limit))
+        fn_q_size(c, "days", 7, 1, FN_AN_MAX_DAYS, &days) || fn_q_size(c, "limit", 20, 1, 200, &limit))
         return;
     if (ts && *ts && (type = fn_truck_type_parse(ts)) < 0)
         RETURN_ERROR(c, FN_EINVAL, "truck_type", "truck_type must be one of the truck types (flatbed, van, ...)");

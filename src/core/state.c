@@ -181,10 +181,10 @@ void fn__state_index_driver(fn_state *s, fn_driver *d)
     uint32_t item = (uint32_t)(d->id - 1), cap, vol, rating = rating_q(d), attr;
     if (d->status != FN_DS_AVAILABLE || d->pos_ts <= 0) {
         fn__state_unindex_driver(s, d);
-        fn_an_driver(s->an, d->id, 0, 0, 0);
+        fn_an_driver(s->an, &d->an_slot, 0, 0, 0);
         return;
     }
-    fn_an_driver(s->an, d->id, 1, d->lat, d->lon);
+    fn_an_driver(s->an, &d->an_slot, 1, d->lat, d->lon);
     if (!fn_grid_has(s->trucks, item))
         s->truck_rating_q[rating]++;
     cap = d->capacity_kg / 100u;
@@ -198,7 +198,7 @@ void fn__state_index_driver(fn_state *s, fn_driver *d)
 void fn__state_move_driver(fn_state *s, fn_driver *d)
 {
     if (d->status == FN_DS_AVAILABLE && fn_grid_move(s->trucks, (uint32_t)(d->id - 1), d->lat, d->lon) == 0) {
-        fn_an_driver(s->an, d->id, 1, d->lat, d->lon);
+        fn_an_driver(s->an, &d->an_slot, 1, d->lat, d->lon);
         return;
     }
     fn__state_index_driver(s, d);

@@ -8,7 +8,8 @@
  *                  day's time-to-match sketch, and its lane cells in an open
  *                  addressing table keyed by lane = (origin x 34 + dest) x 12
  *                  + type.
- *   driver_city[]  per driver: 1 + the city it counts in as supply, 0 if none.
+ *   an_slot        in each fn_driver (its padding): the city it counts in as
+ *                  supply and the lookup cell it was found from (see SLOT_*).
  *   load_city[]    per load: 1 + the city it counts in as demand, 0 if none.
  *   exp heap       (end, load) of every load that was counted in demand,
  *                  smallest end first; an entry whose load no longer counts is
@@ -65,7 +66,7 @@ struct fn_an {
     int64_t day_min, day_max;   /* days present; day_min > day_max when none */
     size_t ncity;
     uint32_t *supply, *demand;  /* per city, now (demand before subtracting expired ones) */
-    u16vec driver_city, load_city;
+    u16vec load_city;
     an_exp *heap;
     size_t nheap, heapcap;
     fn_qsketch ttm;             /* all bookings */
@@ -114,7 +115,6 @@ void fn_an_free(fn_an *a)
     free(a->days);
     free(a->supply);
     free(a->demand);
-    free(a->driver_city.v);
     free(a->load_city.v);
     free(a->heap);
     fn_qs_free(&a->ttm);
@@ -326,20 +326,31 @@ void fn_an_delivered(fn_an *a, int64_t delivered_at, double deadhead_km, double 
     }
 }
 
-void fn_an_driver(fn_an *a, uint64_t driver_id, int counted, double lat, double lon)
+/* A driver's slot: 0 = not counted; else bits 0-10 city + 1, bits 11-29 the
+ * lookup cell + 1 (0: none), bit 30 set when that cell has one nearest city
+ * for all its points (then any point in the cell counts in the same city). */
+#define SLOT_CITY(x) ((x) & 0x7ffu)
+#define SLOT_CELL(x) (((x) >> 11) & 0x7ffffu)
+#define SLOT_SURE (1u << 30)
+
+void fn_an_driver(fn_an *a, uint32_t *slot, int counted, double lat, double lon)
 {
-    uint16_t *c, want;
-    if (driver_id == 0)
-        return;
-    c = u16_at(&a->driver_city, driver_id);
-    want = counted ? (uint16_t)(fn_rg_city_of(lat, lon) + 1) : 0;
-    if (*c == want)
-        return;
-    if (*c)
-        a->supply[*c - 1]--;
-    if (want)
-        a->supply[want - 1]++;
-    *c = want;
+    uint32_t want = 0, cell, city;
+    if (counted) {
+        cell = fn_rg_cell_of(lat, lon);
+        if ((*slot & SLOT_SURE) && cell != FN_RG_NO_CELL && SLOT_CELL(*slot) == cell + 1)
+            return; /* same one-city cell: same city */
+        city = fn_rg_city_of(lat, lon);
+        want = (city + 1) | (cell != FN_RG_NO_CELL ? (cell + 1) << 11 : 0) |
+               (cell != FN_RG_NO_CELL && fn_rg_cell_city(cell) >= 0 ? SLOT_SURE : 0);
+    }
+    if (SLOT_CITY(*slot) != SLOT_CITY(want)) {
+        if (SLOT_CITY(*slot))
+            a->supply[SLOT_CITY(*slot) - 1]--;
+        if (SLOT_CITY(want))
+            a->supply[SLOT_CITY(want) - 1]++;
+    }
+    *slot = want;
 }
 
 void fn_an_sample(fn_an *a, int64_t at_s)
@@ -672,7 +683,7 @@ size_t fn_an_cells_closed(const fn_an *a, int64_t now_s, uint64_t k, fn_an_cell 
 size_t fn_an_bytes(const fn_an *a)
 {
     size_t b = sizeof(*a) + NDAYS * sizeof(*a->days) + 2 * a->ncity * sizeof(uint32_t) +
-               (a->driver_city.cap + a->load_city.cap) * sizeof(uint16_t) + a->heapcap * sizeof(an_exp);
+               a->load_city.cap * sizeof(uint16_t) + a->heapcap * sizeof(an_exp);
     for (int64_t d = a->day_min; d <= a->day_max; d++) {
         const an_day *r = a->days[d];
         if (!r)

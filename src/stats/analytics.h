@@ -68,8 +68,11 @@ void fn_an_booked(fn_an *a, int64_t booked_at, int64_t load_created_at);
 /* A trip was delivered. */
 void fn_an_delivered(fn_an *a, int64_t delivered_at, double deadhead_km, double loaded_km);
 /* A driver's supply membership: counted (available and positioned) at
- * (lat, lon), or not counted. */
-void fn_an_driver(fn_an *a, uint64_t driver_id, int counted, double lat, double lon);
+ * (lat, lon), or not counted.  *slot is the driver's fn_driver.an_slot (0
+ * when new): the city it counts in and the lookup cell that city came from,
+ * so that a truck moving within a cell that has one nearest city costs no
+ * lookup. */
+void fn_an_driver(fn_an *a, uint32_t *slot, int counted, double lat, double lon);
 /* The hourly sample record: retires loads whose end is <= at_s from demand,
  * then, unless the ring holds a sample of at_s's hour already, stores supply
  * and demand per city as that hour's sample. */

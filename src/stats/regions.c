@@ -85,9 +85,12 @@ static struct {
     double (*xyz)[3];          /* unit vectors, for comparing distances by dot product */
     size_t n;
     uint32_t *cell;            /* G_ROWS x G_COLS: city index, or G_AMBIG | offset into cand */
-    uint32_t *cand;            /* at an offset: count, then that many city indexes */
+    uint32_t *cand;            /* at an offset: count, margin (a float's bits, see fn_rg_city_of),
+                                  then count city indexes */
     size_t ncand;
     double centroid[FN_RG_PROVINCES][2];
+    double row_sc[G_ROWS][2];  /* sin, cos of each row's centre latitude */
+    double col_sc[G_COLS][2];  /* sin, cos of each column's centre longitude */
 } T;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -196,6 +199,16 @@ static void build(void)
             T.centroid[p][0] = T.centroid[p][1] = NAN;
         }
     }
+    for (int r = 0; r < G_ROWS; r++) {
+        double la = (G_LAT0 + (r + 0.5) * G_STEP) * M_PI / 180.0;
+        T.row_sc[r][0] = sin(la);
+        T.row_sc[r][1] = cos(la);
+    }
+    for (int c = 0; c < G_COLS; c++) {
+        double lo = (G_LON0 + (c + 0.5) * G_STEP) * M_PI / 180.0;
+        T.col_sc[c][0] = sin(lo);
+        T.col_sc[c][1] = cos(lo);
+    }
     all = fn_xmalloc(T.n * sizeof(uint32_t));
     blk = fn_xmalloc(T.n * sizeof(uint32_t));
     tmp = fn_xmalloc(T.n * sizeof(uint32_t));
@@ -215,12 +228,25 @@ static void build(void)
                         T.cell[(size_t)r * G_COLS + c] = tmp[0];
                         continue;
                     }
-                    while (T.ncand + m + 1 > candcap) {
+                    float margin;
+                    double dmax = 0;
+                    while (T.ncand + m + 2 > candcap) {
                         candcap *= 2;
                         T.cand = fn_xrealloc(T.cand, candcap * sizeof(uint32_t));
                     }
+                    for (size_t x = 0; x < m; x++)
+                        for (size_t y = x + 1; y < m; y++) {
+                            const double *p = T.xyz[tmp[x]], *q = T.xyz[tmp[y]];
+                            double d = sqrt((p[0] - q[0]) * (p[0] - q[0]) + (p[1] - q[1]) * (p[1] - q[1]) +
+                                            (p[2] - q[2]) * (p[2] - q[2]));
+                            dmax = d > dmax ? d : dmax;
+                        }
+                    /* Twice the first-order error (1.53e-6, see fn_rg_city_of) times the
+                     * widest chord between two candidates, rounded up, plus rounding slack. */
+                    margin = (float)(2 * 1.6e-6 * dmax + 1e-12) * 1.0001f;
                     T.cell[(size_t)r * G_COLS + c] = G_AMBIG | (uint32_t)T.ncand;
                     T.cand[T.ncand++] = (uint32_t)m;
+                    memcpy(&T.cand[T.ncand++], &margin, sizeof(margin));
                     memcpy(T.cand + T.ncand, tmp, m * sizeof(uint32_t));
                     T.ncand += m;
                 }
@@ -267,8 +293,63 @@ uint32_t fn_rg_city_of(double lat, double lon)
     e = T.cell[(size_t)r * G_COLS + c];
     if (!(e & G_AMBIG))
         return e;
-    to_xyz(lat, lon, v);
-    return nearest_of(v, T.cand + (e & ~G_AMBIG) + 1, T.cand[e & ~G_AMBIG]);
+    {
+        /* The point's unit vector to first order from the cell centre's (no
+         * trigonometry): the error vector err has |err| <= (|dlat| + |dlon|)^2 / 2
+         * <= 1.53e-6 (radians of at most 0.05 degrees each; every second
+         * derivative of the unit vector has norm <= 1).  Candidate i beats j
+         * exactly iff p.(x_i - x_j) > 0, and the approximation moves that by
+         * err.(x_i - x_j), at most 1.53e-6 |x_i - x_j|: a winner ahead of every
+         * other by more than the cell's margin (2 x 1.6e-6 x the widest chord
+         * between its candidates) is the exact winner.  Closer races (within
+         * metres of a border) are settled with the exact vector. */
+        const uint32_t *cand = T.cand + (e & ~G_AMBIG) + 2;
+        uint32_t n = T.cand[e & ~G_AMBIG], best = 0;
+        float margin;
+        double sla = T.row_sc[r][0], cla = T.row_sc[r][1], slo = T.col_sc[c][0], clo = T.col_sc[c][1];
+        double dla = (lat - (G_LAT0 + (r + 0.5) * G_STEP)) * M_PI / 180.0;
+        double dlo = (lon - (G_LON0 + (c + 0.5) * G_STEP)) * M_PI / 180.0;
+        double b1 = -3.0, b2 = -3.0;
+        v[0] = cla * clo - dla * sla * clo - dlo * cla * slo;
+        v[1] = cla * slo - dla * sla * slo + dlo * cla * clo;
+        v[2] = sla + dla * cla;
+        for (uint32_t k = 0; k < n; k++) {
+            const double *w = T.xyz[cand[k]];
+            double d = v[0] * w[0] + v[1] * w[1] + v[2] * w[2];
+            if (d > b1) {
+                b2 = b1;
+                b1 = d;
+                best = cand[k];
+            } else if (d > b2) {
+                b2 = d;
+            }
+        }
+        memcpy(&margin, &T.cand[(e & ~G_AMBIG) + 1], sizeof(margin));
+        if (b1 - b2 > (double)margin)
+            return best;
+        to_xyz(lat, lon, v);
+        return nearest_of(v, cand, n);
+    }
+}
+
+uint32_t fn_rg_cell_of(double lat, double lon)
+{
+    if (!(lat >= G_LAT0 && lat < G_LAT0 + G_ROWS * G_STEP && lon >= G_LON0 && lon < G_LON0 + G_COLS * G_STEP))
+        return FN_RG_NO_CELL;
+    int r = (int)floor((lat - G_LAT0) / G_STEP), c = (int)floor((lon - G_LON0) / G_STEP);
+    if (r < 0 || r >= G_ROWS || c < 0 || c >= G_COLS)
+        return FN_RG_NO_CELL;
+    return (uint32_t)r * G_COLS + (uint32_t)c;
+}
+
+int fn_rg_cell_city(uint32_t cell)
+{
+    uint32_t e;
+    ensure();
+    if (cell >= (uint32_t)G_ROWS * G_COLS)
+        return -1;
+    e = T.cell[cell];
+    return e & G_AMBIG ? -1 : (int)e;
 }
 
 void fn_rg_province_centroid(int p, double *lat, double *lon)

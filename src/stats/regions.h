@@ -38,6 +38,14 @@ const fn_rg_city *fn_rg_city_at(size_t i);
 /* The index of the nearest city to (lat, lon): see above. */
 uint32_t fn_rg_city_of(double lat, double lon);
 
+/* The lookup grid's cell of (lat, lon) (< FN_RG_CELLS), or FN_RG_NO_CELL
+ * outside the grid; and the city every point of that cell is nearest to, or
+ * -1 when that depends on the point (then ask fn_rg_city_of). */
+#define FN_RG_CELLS (410u * 680u)
+#define FN_RG_NO_CELL 0xffffffffu
+uint32_t fn_rg_cell_of(double lat, double lon);
+int fn_rg_cell_city(uint32_t cell);
+
 /* The divisions: English name (as in data/cn_cities.csv), Chinese short name
  * (贵州), and the population-weighted centroid of its cities (NaN when the
  * table holds no city of it: Hong Kong, Macau, Taiwan). */

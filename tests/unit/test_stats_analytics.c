@@ -113,6 +113,28 @@ static void test_nearest_exact(void **state)
                          dg, fn_rg_city_at(want)->name, dw);
         }
     }
+    /* Points within metres of the border between two neighbouring cities,
+     * where the lookup's fast path must hand over to the exact one. */
+    for (size_t i = 0; i < fn_rg_city_count(); i += 3) {
+        const fn_rg_city *a = fn_rg_city_at(i), *b = NULL;
+        double bd = INFINITY;
+        for (size_t j = 0; j < fn_rg_city_count(); j++) {
+            double d = fn_haversine_km(a->lat, a->lon, fn_rg_city_at(j)->lat, fn_rg_city_at(j)->lon);
+            if (j != i && d > 0 && d < bd) {
+                bd = d;
+                b = fn_rg_city_at(j);
+            }
+        }
+        for (int k = -3; k <= 3; k++) {
+            double t = 0.5 + k * 2e-5, lat = a->lat + t * (b->lat - a->lat), lon = a->lon + t * (b->lon - a->lon);
+            uint32_t got = fn_rg_city_of(lat, lon), want = brute_nearest(lat, lon);
+            double dg = fn_haversine_km(lat, lon, fn_rg_city_at(got)->lat, fn_rg_city_at(got)->lon);
+            double dw = fn_haversine_km(lat, lon, fn_rg_city_at(want)->lat, fn_rg_city_at(want)->lon);
+            if (got != want && fabs(dg - dw) > 1e-9)
+                fail_msg("border (%f, %f): got %s at %.9f km, nearest is %s at %.9f km", lat, lon,
+                         fn_rg_city_at(got)->name, dg, fn_rg_city_at(want)->name, dw);
+        }
+    }
     /* Every city is its own nearest. */
     for (size_t i = 0; i < fn_rg_city_count(); i++) {
         const fn_rg_city *c = fn_rg_city_at(i);
