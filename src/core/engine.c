@@ -11,6 +11,7 @@
  *   snap/        snapshots (snapfile.c, state_snap.c)
  */
 #include "core/engine.h"
+#include "stats/analytics.h"
 #include "common/fn.h"
 #include "store/snapfile.h"
 #include "store/wal.h"
@@ -65,7 +66,7 @@ struct fn_engine {
     uint64_t snapshots, snapshot_failures, last_snapshot_seq, last_snapshot_ms;
     uint64_t snap_retry_at_ns;   /* after a failure, automatic snapshots wait until then */
     uint64_t snap_backoff_ns;    /* doubles after each failure, up to 5 minutes */
-    int64_t sampled_hour;        /* the hour of the last analytics sample logged (snapshot thread only) */
+    int64_t sampled_hour;        /* the hour of the last analytics sample logged (under the write lock) */
 };
 
 static int fail(fn_result *res, int err, const char *field, const char *fmt, ...)
@@ -250,11 +251,6 @@ static int take_snapshot(fn_engine *e)
     return rc;
 }
 
-static int stats_sample(fn_engine *e);
-
-/* The snapshot thread also logs the hourly analytics sample
- * (FN_REC_STATS_SAMPLE) when the clock enters an hour the state has no
- * sample of; it checks every second. */
 static void *snap_main(void *arg)
 {
     fn_engine *e = arg;
@@ -270,11 +266,6 @@ static void *snap_main(void *arg)
             pthread_cond_timedwait(&e->snap_cv, &e->snap_mu, &ts);
         if (e->snap_stop)
             break;
-        if (fn_now_s() / 3600 * 3600 != e->sampled_hour) {
-            pthread_mutex_unlock(&e->snap_mu);
-            stats_sample(e);
-            pthread_mutex_lock(&e->snap_mu);
-        }
         want = e->snap_requested;
         fn_wal_stats_get(e->wal, &ws);
         due = e->cfg.snapshot_log_bytes && ws.appended_bytes - e->snap_log_bytes_at >= e->cfg.snapshot_log_bytes &&
@@ -403,9 +394,7 @@ int fn_engine_open(fn_engine **out, const fn_engine_config *cfg, char *errbuf, s
     fn_log("recovered: %llu log records replayed from %llu segments in %llu ms total", 
            (unsigned long long)rec.records_replayed, (unsigned long long)rec.segments,
            (unsigned long long)((fn_mono_ns() - t0) / 1000000));
-    /* The analytics' hourly sample, at once: demand leaves out loads that
-     * expired while the server was down, and this hour has a sample. */
-    stats_sample(e);
+    e->sampled_hour = fn_an_last_sample_hour(fn_state_analytics(e->state));
     if (pthread_create(&e->snap_thread, NULL, snap_main, e) != 0) {
         snprintf(errbuf, errlen, "cannot start the snapshot thread");
         rc = FN_EINTERNAL;
@@ -470,13 +459,36 @@ void fn_engine_rdlock(fn_engine *e) { pthread_rwlock_rdlock(&e->lock); }
 void fn_engine_rdunlock(fn_engine *e) { pthread_rwlock_unlock(&e->lock); }
 const fn_state *fn_engine_state(const fn_engine *e) { return e->state; }
 
+/* With the write lock held, before the first write of each clock hour: log
+ * and apply the analytics' hourly sample (FN_REC_STATS_SAMPLE, analytics.h),
+ * so the clock enters the log and replay rebuilds the hourly history exactly.
+ * It rides with the write that follows (same group commit).  An hour without
+ * writes gets no sample: nothing but expiries changed in it, and queries
+ * account for those at read time. */
+static void sample_if_due(fn_engine *e)
+{
+    int64_t now = fn_now_s();
+    fn_buf b;
+    uint64_t seq;
+    if (now / 3600 * 3600 == e->sampled_hour)
+        return;
+    fn_buf_init(&b, 0);
+    fn_rec_stats_sample(&b, now);
+    if (fn_wal_append(e->wal, FN_REC_STATS_SAMPLE, b.data, (uint32_t)b.len, &seq) == 0 &&
+        fn_state_apply(e->state, FN_REC_STATS_SAMPLE, b.data, (uint32_t)b.len) == 0)
+        e->sampled_hour = now / 3600 * 3600;
+    fn_buf_free(&b);
+}
+
 /* With the write lock held: log the record and apply it.  A record that
  * fails to apply after passing every check is a bug that would also stop
  * recovery, so it aborts rather than acknowledge a state the log cannot
  * rebuild. */
 static int log_apply(fn_engine *e, uint8_t type, const fn_buf *b, uint64_t *seq, fn_result *res)
 {
-    int rc = fn_wal_append(e->wal, type, b->data, (uint32_t)b->len, seq);
+    int rc;
+    sample_if_due(e);
+    rc = fn_wal_append(e->wal, type, b->data, (uint32_t)b->len, seq);
     if (rc != 0)
         return fail(res, FN_EUNAVAIL, NULL, "storage is not writable: the write was refused; reads keep working");
     rc = fn_state_apply(e->state, type, b->data, (uint32_t)b->len);
@@ -499,28 +511,6 @@ static int durable(fn_engine *e, uint64_t seq, fn_result *res)
 /* Runs a write whose record the caller has encoded, under the write lock. */
 #define WRITE_BEGIN(e) pthread_rwlock_wrlock(&(e)->lock)
 #define WRITE_END(e) pthread_rwlock_unlock(&(e)->lock)
-
-/* Logs and applies one analytics sample at the clock's now (see
- * analytics.h); with a broken log it fails and the next second retries. */
-static int stats_sample(fn_engine *e)
-{
-    fn_buf b;
-    fn_result res;
-    uint64_t seq = 0;
-    int64_t now = fn_now_s();
-    int rc;
-    fn_buf_init(&b, 0);
-    fn_rec_stats_sample(&b, now);
-    WRITE_BEGIN(e);
-    rc = log_apply(e, FN_REC_STATS_SAMPLE, &b, &seq, &res);
-    WRITE_END(e);
-    fn_buf_free(&b);
-    if (rc == 0)
-        rc = durable(e, seq, &res);
-    if (rc == 0)
-        e->sampled_hour = now / 3600 * 3600;
-    return rc;
-}
 
 static int create_member(fn_engine *e, int role, const void *in, uint64_t *id_out, char *token_out,
                          fn_result *res)

@@ -196,7 +196,7 @@ class LiveStats(E2ETestCase):
                 self.assertEqual(g["supply"], sup.get(name, 0), (level, name))
                 self.assertEqual(g["demand"], dem.get(name, 0), (level, name))
                 self.assertEqual(g["ratio"], None if not g["supply"] else round(g["demand"] / g["supply"], 4))
-                self.assertGreaterEqual(len(g["hourly"]), 1)  # the sample logged at start
+                self.assertGreaterEqual(len(g["hourly"]), 1)  # the sample logged before the hour's first write
             self.assertTrue(set(sup) | set(dem) <= set(regions))
             if level == "city":
                 self.assertTrue(all(g["supply"] or g["demand"] for g in regions.values()))
