@@ -22,6 +22,7 @@ typedef struct fn_api_config {
     unsigned max_json_depth; /* deeper bodies get 400 json_too_deep */
     const char *web_dir;     /* dashboard files served at /, or NULL */
     int fault_injection;     /* 1: POST /v1/admin/faults may break the log (tests only) */
+    unsigned opendata_min_k; /* the least k GET /v1/opendata/lanes.csv accepts (0 = 10) */
 } fn_api_config;
 
 /* Creates the API over an open engine; the engine must outlive it. */

@@ -178,6 +178,10 @@ void fn_h_admin_faults(fn_call *c);
 void fn_h_load_matches(fn_call *c);
 void fn_h_driver_loads(fn_call *c);
 void fn_h_dispatch(fn_call *c);
+void fn_h_stats_overview(fn_call *c);
+void fn_h_stats_lanes(fn_call *c);
+void fn_h_stats_regions(fn_call *c);
+void fn_h_opendata_lanes(fn_call *c);
 void fn_h_not_yet(fn_call *c);
 
 #endif

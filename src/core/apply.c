@@ -33,6 +33,9 @@
  *  10 DELIVER         u64 booking_id, i64 ts
  *  11 BOOKING_CANCEL  u64 booking_id, i64 ts, u8 by_role
  *  12 RATING          u64 booking_id, u8 by_role, u8 stars, str comment, i64 ts
+ *  13 STATS_SAMPLE    i64 at_s: the hourly analytics sample (stats/analytics.h:
+ *                     retire expired loads from demand, copy supply and demand
+ *                     per city into the ring of 24 hours)
  */
 #include "common/fn.h"
 #include "core/records.h"
@@ -183,6 +186,8 @@ int fn_rec_rating(fn_buf *b, uint64_t booking_id, int by_role, int stars, const 
     return r ? FN_ETOOBIG : 0;
 }
 
+int fn_rec_stats_sample(fn_buf *b, int64_t at_s) { return fn_buf_i64(b, at_s) ? FN_ETOOBIG : 0; }
+
 /* ---- applying ---- */
 
 /* Strings in records are at most 65535 bytes (u16 length). */
@@ -218,6 +223,8 @@ int fn__load_ok(const fn_state *s, const fn_load *l)
 
 static void load_set_status(fn_state *s, fn_load *l, int status)
 {
+    if (l->status == FN_LS_OPEN && status != FN_LS_OPEN)
+        fn_an_load_closed(s->an, l->id);
     s->counts.loads_by_status[l->status]--;
     l->status = (uint8_t)status;
     s->counts.loads_by_status[status]++;
@@ -399,6 +406,7 @@ static int apply_load(fn_state *s, fn_rd *r)
     s->counts.loads++;
     s->counts.loads_by_status[FN_LS_OPEN]++;
     fn__state_index_load(s, l);
+    fn_an_load_posted(s->an, l, fn_state_road_km(s, l->origin.lat, l->origin.lon, l->dest.lat, l->dest.lon), 1);
     return 0;
 }
 
@@ -442,6 +450,7 @@ static int apply_book(fn_state *s, fn_rd *r)
     driver_set_status(s, d, FN_DS_ON_TRIP);
     fn__company(s, l->company_id)->loads_booked++;
     s->counts.bookings++;
+    fn_an_booked(s->an, b->booked_at, l->created_at);
     return 0;
 }
 
@@ -471,6 +480,7 @@ static int apply_deliver(fn_state *s, fn_rd *r)
     b->delivered_at = ts;
     load_set_status(s, l, FN_LS_DELIVERED);
     fn__company(s, l->company_id)->loads_delivered++;
+    fn_an_delivered(s->an, ts, b->deadhead_km, b->loaded_km);
     /* The truck stands at the delivery point until its next report says otherwise. */
     if (d->pos_ts <= ts) {
         d->lat = l->dest.lat;
@@ -536,6 +546,15 @@ static int apply_rating(fn_state *s, fn_rd *r)
     return 0;
 }
 
+static int apply_stats_sample(fn_state *s, fn_rd *r)
+{
+    int64_t at = fn_rd_i64(r);
+    if (r->err)
+        return FN_ECORRUPT;
+    fn_an_sample(s->an, at);
+    return 0;
+}
+
 int fn_state_apply(fn_state *s, uint8_t type, const uint8_t *data, uint32_t len)
 {
     fn_rd r;
@@ -554,6 +573,7 @@ int fn_state_apply(fn_state *s, uint8_t type, const uint8_t *data, uint32_t len)
     case FN_REC_DELIVER: rc = apply_deliver(s, &r); break;
     case FN_REC_BOOKING_CANCEL: rc = apply_booking_cancel(s, &r); break;
     case FN_REC_RATING: rc = apply_rating(s, &r); break;
+    case FN_REC_STATS_SAMPLE: rc = apply_stats_sample(s, &r); break;
     default: return FN_ECORRUPT;
     }
     if (rc == 0 && (r.err || r.off != r.len))

@@ -11,6 +11,7 @@
  *   snap/        snapshots (snapfile.c, state_snap.c)
  */
 #include "core/engine.h"
+#include "stats/analytics.h"
 #include "common/fn.h"
 #include "store/snapfile.h"
 #include "store/wal.h"
@@ -65,6 +66,7 @@ struct fn_engine {
     uint64_t snapshots, snapshot_failures, last_snapshot_seq, last_snapshot_ms;
     uint64_t snap_retry_at_ns;   /* after a failure, automatic snapshots wait until then */
     uint64_t snap_backoff_ns;    /* doubles after each failure, up to 5 minutes */
+    int64_t sampled_hour;        /* the hour of the last analytics sample logged (under the write lock) */
 };
 
 static int fail(fn_result *res, int err, const char *field, const char *fmt, ...)
@@ -392,6 +394,7 @@ int fn_engine_open(fn_engine **out, const fn_engine_config *cfg, char *errbuf, s
     fn_log("recovered: %llu log records replayed from %llu segments in %llu ms total", 
            (unsigned long long)rec.records_replayed, (unsigned long long)rec.segments,
            (unsigned long long)((fn_mono_ns() - t0) / 1000000));
+    e->sampled_hour = fn_an_last_sample_hour(fn_state_analytics(e->state));
     if (pthread_create(&e->snap_thread, NULL, snap_main, e) != 0) {
         snprintf(errbuf, errlen, "cannot start the snapshot thread");
         rc = FN_EINTERNAL;
@@ -456,13 +459,36 @@ void fn_engine_rdlock(fn_engine *e) { pthread_rwlock_rdlock(&e->lock); }
 void fn_engine_rdunlock(fn_engine *e) { pthread_rwlock_unlock(&e->lock); }
 const fn_state *fn_engine_state(const fn_engine *e) { return e->state; }
 
+/* With the write lock held, before the first write of each clock hour: log
+ * and apply the analytics' hourly sample (FN_REC_STATS_SAMPLE, analytics.h),
+ * so the clock enters the log and replay rebuilds the hourly history exactly.
+ * It rides with the write that follows (same group commit).  An hour without
+ * writes gets no sample: nothing but expiries changed in it, and queries
+ * account for those at read time. */
+static void sample_if_due(fn_engine *e)
+{
+    int64_t now = fn_now_s();
+    fn_buf b;
+    uint64_t seq;
+    if (now / 3600 * 3600 == e->sampled_hour)
+        return;
+    fn_buf_init(&b, 0);
+    fn_rec_stats_sample(&b, now);
+    if (fn_wal_append(e->wal, FN_REC_STATS_SAMPLE, b.data, (uint32_t)b.len, &seq) == 0 &&
+        fn_state_apply(e->state, FN_REC_STATS_SAMPLE, b.data, (uint32_t)b.len) == 0)
+        e->sampled_hour = now / 3600 * 3600;
+    fn_buf_free(&b);
+}
+
 /* With the write lock held: log the record and apply it.  A record that
  * fails to apply after passing every check is a bug that would also stop
  * recovery, so it aborts rather than acknowledge a state the log cannot
  * rebuild. */
 static int log_apply(fn_engine *e, uint8_t type, const fn_buf *b, uint64_t *seq, fn_result *res)
 {
-    int rc = fn_wal_append(e->wal, type, b->data, (uint32_t)b->len, seq);
+    int rc;
+    sample_if_due(e);
+    rc = fn_wal_append(e->wal, type, b->data, (uint32_t)b->len, seq);
     if (rc != 0)
         return fail(res, FN_EUNAVAIL, NULL, "storage is not writable: the write was refused; reads keep working");
     rc = fn_state_apply(e->state, type, b->data, (uint32_t)b->len);

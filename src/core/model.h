@@ -116,6 +116,8 @@ typedef struct fn_driver {
     uint8_t length_idx;     /* index into FN_TRUCK_LENGTHS_DM */
     uint8_t status;         /* enum fn_driver_status */
     uint32_t provinces_mask; /* bit i = province i preferred */
+    uint32_t an_slot;       /* where the analytics counts it as supply (stats/analytics.h:
+                               fn_an_driver); derived, never stored: it fills padding */
     uint64_t booking_id;    /* the active booking while on_trip, else 0 */
     uint32_t rating_sum;    /* stars received from companies */
     uint32_t rating_count;

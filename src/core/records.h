@@ -30,6 +30,7 @@ enum fn_rec_type {
     FN_REC_DELIVER = 10,
     FN_REC_BOOKING_CANCEL = 11,
     FN_REC_RATING = 12,
+    FN_REC_STATS_SAMPLE = 13,
 };
 
 /* One position report as logged. */
@@ -54,6 +55,8 @@ int fn_rec_book(fn_buf *b, const fn_booking *bk);
 /* PICKUP, DELIVER: booking id and time. */
 int fn_rec_booking_event(fn_buf *b, uint64_t booking_id, int64_t ts);
 int fn_rec_booking_cancel(fn_buf *b, uint64_t booking_id, int64_t ts, int by_role);
+/* STATS_SAMPLE: the hourly analytics sample, at at_s (server clock). */
+int fn_rec_stats_sample(fn_buf *b, int64_t at_s);
 int fn_rec_rating(fn_buf *b, uint64_t booking_id, int by_role, int stars, const char *comment, int64_t ts);
 
 #endif

@@ -81,6 +81,7 @@ fn_state *fn_state_new(const fn_state_config *cfg)
     s->tokens = fn_tokens_new();
     s->trucks = fn_grid_new(&s->cfg.area, s->cfg.grid_cell_deg, FN_TRUCK_LAYERS);
     s->open_loads = fn_grid_new(&s->cfg.area, s->cfg.grid_cell_deg, 1);
+    s->an = fn_an_new();
     return s;
 }
 
@@ -99,10 +100,12 @@ void fn_state_free(fn_state *s)
     fn_tokens_free(s->tokens);
     fn_grid_free(s->trucks);
     fn_grid_free(s->open_loads);
+    fn_an_free(s->an);
     free(s);
 }
 
 const fn_state_config *fn_state_cfg(const fn_state *s) { return &s->cfg; }
+const fn_an *fn_state_analytics(const fn_state *s) { return s->an; }
 
 const fn_company *fn_state_company(const fn_state *s, uint64_t id) { return fn__table_at(&s->companies, id); }
 const fn_driver *fn_state_driver(const fn_state *s, uint64_t id) { return fn__table_at(&s->drivers, id); }
@@ -178,8 +181,10 @@ void fn__state_index_driver(fn_state *s, fn_driver *d)
     uint32_t item = (uint32_t)(d->id - 1), cap, vol, rating = rating_q(d), attr;
     if (d->status != FN_DS_AVAILABLE || d->pos_ts <= 0) {
         fn__state_unindex_driver(s, d);
+        fn_an_driver(s->an, &d->an_slot, 0, 0, 0);
         return;
     }
+    fn_an_driver(s->an, &d->an_slot, 1, d->lat, d->lon);
     if (!fn_grid_has(s->trucks, item))
         s->truck_rating_q[rating]++;
     cap = d->capacity_kg / 100u;
@@ -192,8 +197,10 @@ void fn__state_index_driver(fn_state *s, fn_driver *d)
 
 void fn__state_move_driver(fn_state *s, fn_driver *d)
 {
-    if (d->status == FN_DS_AVAILABLE && fn_grid_move(s->trucks, (uint32_t)(d->id - 1), d->lat, d->lon) == 0)
+    if (d->status == FN_DS_AVAILABLE && fn_grid_move(s->trucks, (uint32_t)(d->id - 1), d->lat, d->lon) == 0) {
+        fn_an_driver(s->an, &d->an_slot, 1, d->lat, d->lon);
         return;
+    }
     fn__state_index_driver(s, d);
 }
 
@@ -350,7 +357,7 @@ size_t fn_state_loads_near(const fn_state *s, double lat, double lon, double rad
 
 size_t fn_state_bytes(const fn_state *s)
 {
-    size_t b = sizeof(*s) + s->arena.bytes + fn_tokens_bytes(s->tokens);
+    size_t b = sizeof(*s) + s->arena.bytes + fn_tokens_bytes(s->tokens) + fn_an_bytes(s->an);
     const fn_table *t[] = {&s->companies, &s->drivers, &s->gateways, &s->loads, &s->bookings};
     for (size_t i = 0; i < FN_ARRAY_LEN(t); i++)
         b += t[i]->nchunks * (size_t)FN_TABLE_CHUNK * t[i]->elem;

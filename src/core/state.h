@@ -177,7 +177,12 @@ double fn_state_best_truck_rating(const fn_state *s);
 /* The index's own numbers (cells, splits, depth, bytes), for tests and diagnostics. */
 void fn_state_grid_stats(const fn_state *s, fn_grid_stats *trucks, fn_grid_stats *loads);
 
-/* Bytes of memory the state holds (tables, arena, tokens, grids). */
+/* The analytics that apply keeps up to date (stats/analytics.h); read it
+ * under the read lock like the rest of the state. */
+struct fn_an;
+const struct fn_an *fn_state_analytics(const fn_state *s);
+
+/* Bytes of memory the state holds (tables, arena, tokens, grids, analytics). */
 size_t fn_state_bytes(const fn_state *s);
 
 /* Applies one log record (see apply.c for the record formats).  Returns 0,

@@ -8,6 +8,7 @@
 
 #include "common/buf.h"
 #include "core/state.h"
+#include "stats/analytics.h"
 
 /* A table of fixed-size elements in chunks of 2^16, so growth never moves
  * an element (pointers handed out stay valid). */
@@ -55,6 +56,7 @@ struct fn_state {
     fn_grid *open_loads; /* open loads by pickup point, by load id - 1 */
     uint32_t truck_rating_q[64]; /* trucks in the grid by the rating bits of their entry */
     fn_state_counts counts;
+    fn_an *an;        /* the analytics, fed by apply (stats/analytics.h) */
 };
 
 static inline fn_company *fn__company(fn_state *s, uint64_t id) { return fn__table_at(&s->companies, id); }

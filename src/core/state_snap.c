@@ -4,13 +4,14 @@
  * The stream (inside the compressed frame that snapfile.c writes) is:
  *
  *   8 bytes  "FNSTATE1"
- *   u32      version (1)
+ *   u32      version (2; version 1 streams, without the analytics entity,
+ *            still load)
  *   u64 x 6  companies, drivers, gateways, loads, bookings, tokens
  *   u64 x 2  positions_applied, positions_stale (counters)
  *   blocks   u32 byte length, then whole entities (never split across
  *            blocks), in the order: every company, every driver, every
- *            gateway, every load, every booking, every token; a block of
- *            length 0 ends the stream.
+ *            gateway, every load, every booking, every token, and (version
+ *            2) one analytics entity; a block of length 0 ends the stream.
  *
  * Entities (little-endian, str = u16 length + bytes, f64 = IEEE-754 bits):
  *   company  u8 kind, i8 province, i64 created_at, str name, str city,
@@ -34,8 +35,13 @@
  *            i64 picked_up_at, i64 delivered_at, i64 cancelled_at,
  *            f64 deadhead_km, f64 loaded_km
  *   token    16-byte hash, u64 principal
- * Ids are implicit: the n-th entity of a kind has id n.  Grids and status
- * counters are rebuilt on load.
+ *   analytics the hourly samples, as fn_an_save_hourly writes them
+ *            (stats/analytics.h): u32 n, then n x (i64 hour_at, u32 cities,
+ *            cities x (u32 supply, u32 demand))
+ * Ids are implicit: the n-th entity of a kind has id n.  Grids, status
+ * counters and every other aggregate of the analytics are rebuilt on load
+ * from the tables (the analytics' events replayed over every load, booking
+ * and driver, which gives the same aggregates: they do not depend on order).
  */
 #include "common/buf.h"
 #include "common/fn.h"
@@ -86,7 +92,7 @@ int fn_state_snap_save(const fn_state *s, struct fn_snapw *w)
                          s->counts.positions_stale};
 
     memcpy(head, "FNSTATE1", 8);
-    fn_le32_put(head + 8, 1);
+    fn_le32_put(head + 8, 2);
     for (int i = 0; i < 8; i++)
         fn_le64_put(head + 12 + 8 * i, heads[i]);
     if (fn_snapw_write(w, head, sizeof(head)) != 0)
@@ -181,6 +187,8 @@ int fn_state_snap_save(const fn_state *s, struct fn_snapw *w)
         flush_block(&wr, 0);
     }
     fn_tokens_each(s->tokens, put_token, &wr);
+    fn_an_save_hourly(s->an, b);
+    flush_block(&wr, 0);
     if (b->len)
         flush_block(&wr, 1); /* the last partial block */
     flush_block(&wr, 1);     /* the empty block that ends the stream */
@@ -356,6 +364,7 @@ int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
     fn_rd *r = &rr.rd;
     uint8_t head[8 + 4 + 8 * 8];
     uint64_t heads[8];
+    uint32_t version;
 
     memset(&rr, 0, sizeof(rr));
     rr.r = snap;
@@ -363,7 +372,10 @@ int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
     pthread_cond_init(&rr.cv, NULL);
     for (int i = 0; i < RING; i++)
         fn_buf_init(&rr.slots[i].buf, 0);
-    if (fn_snapr_read(snap, head, sizeof(head)) != 0 || memcmp(head, "FNSTATE1", 8) != 0 || fn_le32_get(head + 8) != 1)
+    if (fn_snapr_read(snap, head, sizeof(head)) != 0 || memcmp(head, "FNSTATE1", 8) != 0)
+        goto out;
+    version = fn_le32_get(head + 8);
+    if (version != 1 && version != 2)
         goto out;
     for (int i = 0; i < 8; i++)
         heads[i] = fn_le64_get(head + 12 + 8 * i);
@@ -478,6 +490,10 @@ int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
         s->counts.loads_by_status[l->status]++;
         if (l->status == FN_LS_OPEN)
             fn__state_index_load(s, l);
+        /* The analytics' load side; the truck indexer does its driver side
+         * (fn__state_index_driver), which touches none of the same memory. */
+        fn_an_load_posted(s->an, l, fn_state_road_km(s, l->origin.lat, l->origin.lon, l->dest.lat, l->dest.lon),
+                          l->status == FN_LS_OPEN);
     }
     for (uint64_t id = 1; id <= heads[4]; id++) {
         fn_booking *k;
@@ -503,6 +519,9 @@ int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
         if (k->status > FN_BS_CANCELLED || !fn__table_at(&s->loads, k->load_id) ||
             !fn__table_at(&s->drivers, k->driver_id) || !fn__table_at(&s->companies, k->company_id))
             goto corrupt;
+        fn_an_booked(s->an, k->booked_at, fn__load(s, k->load_id)->created_at);
+        if (k->status == FN_BS_DELIVERED)
+            fn_an_delivered(s->an, k->delivered_at, k->deadhead_km, k->loaded_km);
     }
     for (uint64_t i = 0; i < heads[5]; i++) {
         const uint8_t *hash;
@@ -520,6 +539,8 @@ int fn_state_snap_load(fn_state *s, struct fn_snapr *snap)
             fn_tokens_put(s->tokens, hash, p);
         }
     }
+    if (version >= 2 && (next_entity(&rr) || fn_an_load_hourly(s->an, r) != 0))
+        goto corrupt;
     /* The stream must end exactly here. */
     if (rr.rd.err || rr.rd.off != rr.rd.len || next_entity(&rr) == 0 || !rr.ended)
         goto corrupt;

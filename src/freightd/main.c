@@ -42,6 +42,7 @@ static opt opts[] = {
     {"snapshot-every-mb", "FREIGHTD_SNAPSHOT_EVERY_MB", "256", "snapshot after this many MB of log (0 = only on request)", NULL},
     {"web-dir", "FREIGHTD_WEB_DIR", "", "directory of dashboard files to serve at /", NULL},
     {"fault-injection", "FREIGHTD_FAULT_INJECTION", "0", "1 enables POST /v1/admin/faults (tests only)", NULL},
+    {"opendata-min-k", "FREIGHTD_OPENDATA_MIN_K", "10", "least loads a published open-data cell holds (k may not go lower)", NULL},
 };
 
 static opt *find_opt(const char *name)
@@ -86,7 +87,7 @@ int main(int argc, char **argv)
     fn_http *http = NULL;
     fn_api *api = NULL;
     char err[512] = {0};
-    double threads, fault, max_body, max_conn, idle, deadline, rate, burst, depth, snap_mb;
+    double threads, fault, min_k, max_body, max_conn, idle, deadline, rate, burst, depth, snap_mb;
     int port = 0, sig;
     sigset_t set;
 
@@ -118,7 +119,8 @@ int main(int argc, char **argv)
         num("request-deadline-s", 1, 3600, &deadline) || num("rate-limit", 0, 1e9, &rate) ||
         num("rate-burst", 1, 1e9, &burst) || num("max-json-depth", 2, 1000, &depth) ||
         num("circuity", 1, 5, &ec.state.circuity) || num("grid-cell-deg", 0.05, 5, &ec.state.grid_cell_deg) ||
-        num("snapshot-every-mb", 0, 1e6, &snap_mb) || num("fault-injection", 0, 1, &fault))
+        num("snapshot-every-mb", 0, 1e6, &snap_mb) || num("fault-injection", 0, 1, &fault) ||
+        num("opendata-min-k", 1, 1000000, &min_k))
         return 2;
     if (sscanf(find_opt("area")->value, "%lf,%lf,%lf,%lf", &ec.state.area.lat_min, &ec.state.area.lat_max,
                &ec.state.area.lon_min, &ec.state.area.lon_max) != 4 ||
@@ -148,6 +150,7 @@ int main(int argc, char **argv)
     ac.rate_burst = burst;
     ac.max_json_depth = (unsigned)depth;
     ac.fault_injection = fault > 0;
+    ac.opendata_min_k = (unsigned)min_k;
     ac.web_dir = *find_opt("web-dir")->value ? find_opt("web-dir")->value : NULL;
     api = fn_api_new(engine, &ac);
     hc.listen = find_opt("listen")->value;
