@@ -482,6 +482,27 @@ static int durable(fn_engine *e, uint64_t seq, fn_result *res)
     return 0;
 }
 
+/*
+ * Without the lock: the answer to a write that ran its checks.  rc == 0:
+ * wait for its record (seq).  A refusal (409 already_booked, 404, ...) was
+ * decided on the state, which may hold writes of others that are applied but
+ * whose group is still being written (a write is applied before it is
+ * durable); a crash could undo them and so the reason for the refusal.  So a
+ * refusal waits, like an acknowledgement, until everything it may have seen
+ * is durable; when the log cannot confirm that, it is a 503 instead.
+ */
+static int settle(fn_engine *e, int rc, uint64_t seq, fn_result *res)
+{
+    if (rc == 0)
+        return durable(e, seq, res);
+    if (rc == FN_EUNAVAIL)
+        return rc;
+    if (fn_wal_sync(e->wal, UINT64_MAX) != 0)
+        return fail(res, FN_EUNAVAIL, NULL,
+                    "storage is not writable: the state this request was checked against may not be durable");
+    return rc;
+}
+
 /* Runs a write whose record the caller has encoded, under the write lock. */
 #define WRITE_BEGIN(e) pthread_rwlock_wrlock(&(e)->lock)
 #define WRITE_END(e) pthread_rwlock_unlock(&(e)->lock)
@@ -524,7 +545,7 @@ static int create_member(fn_engine *e, int role, const void *in, uint64_t *id_ou
     WRITE_END(e);
     fn_buf_free(&b);
     sodium_memzero(hash, sizeof(hash));
-    return rc ? rc : durable(e, seq, res);
+    return settle(e, rc, seq, res);
 }
 
 int fn_engine_company_create(fn_engine *e, const fn_company *in, uint64_t *id_out, char *token_out, fn_result *res)
@@ -565,6 +586,10 @@ int fn_engine_positions(fn_engine *e, const fn_position *p, size_t n, uint8_t *r
     WRITE_END(e);
     fn_buf_free(&b);
     free(ok);
+    /* Every item refused (unknown drivers): a refusal, which must wait for what
+     * it saw (settle); with some accepted, their record's sync covers it. */
+    if (rc == 0 && m == 0 && n > 0)
+        rc = settle(e, FN_ENOTFOUND, 0, res) == FN_EUNAVAIL ? FN_EUNAVAIL : 0;
     if (rc == 0 && m)
         rc = durable(e, seq, res);
     *accepted = rc ? 0 : m;
@@ -597,7 +622,7 @@ int fn_engine_driver_status(fn_engine *e, uint64_t driver_id, int status, fn_res
     }
     WRITE_END(e);
     fn_buf_free(&b);
-    return rc ? rc : durable(e, seq, res);
+    return settle(e, rc, seq, res);
 }
 
 int fn_engine_load_create(fn_engine *e, const fn_load *in, uint64_t *id_out, fn_result *res)
@@ -620,7 +645,7 @@ int fn_engine_load_create(fn_engine *e, const fn_load *in, uint64_t *id_out, fn_
     }
     WRITE_END(e);
     fn_buf_free(&b);
-    return rc ? rc : durable(e, seq, res);
+    return settle(e, rc, seq, res);
 }
 
 int fn_engine_load_cancel(fn_engine *e, uint64_t caller, uint64_t load_id, fn_result *res)
@@ -646,7 +671,7 @@ int fn_engine_load_cancel(fn_engine *e, uint64_t caller, uint64_t load_id, fn_re
     }
     WRITE_END(e);
     fn_buf_free(&b);
-    return rc ? rc : durable(e, seq, res);
+    return settle(e, rc, seq, res);
 }
 
 /* Why a truck cannot carry a load, or NULL when it can. */
@@ -723,7 +748,7 @@ int fn_engine_book(fn_engine *e, uint64_t driver_id, uint64_t load_id, uint64_t 
     WRITE_BEGIN(e);
     rc = book_locked(e, driver_id, load_id, fn_now_s(), 0, &seq, booking_out, res);
     WRITE_END(e);
-    return rc ? rc : durable(e, seq, res);
+    return settle(e, rc, seq, res);
 }
 
 int fn_engine_book_batch(fn_engine *e, const uint64_t *driver_ids, const uint64_t *load_ids, size_t n,
@@ -746,6 +771,9 @@ int fn_engine_book_batch(fn_engine *e, const uint64_t *driver_ids, const uint64_
         }
     }
     WRITE_END(e);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (errs[i] != 0 && settle(e, errs[i], 0, res) == FN_EUNAVAIL)
+            rc = FN_EUNAVAIL; /* refusals wait for what they saw; the first such wait covers the rest */
     if (rc == 0 && last)
         rc = durable(e, last, res);
     return rc;
@@ -782,7 +810,7 @@ int fn_engine_trip_step(fn_engine *e, uint64_t caller, uint64_t booking_id, int 
     }
     WRITE_END(e);
     fn_buf_free(&b);
-    return rc ? rc : durable(e, seq, res);
+    return settle(e, rc, seq, res);
 }
 
 int fn_engine_booking_cancel(fn_engine *e, uint64_t caller, uint64_t booking_id, fn_result *res)
@@ -808,7 +836,7 @@ int fn_engine_booking_cancel(fn_engine *e, uint64_t caller, uint64_t booking_id,
     }
     WRITE_END(e);
     fn_buf_free(&b);
-    return rc ? rc : durable(e, seq, res);
+    return settle(e, rc, seq, res);
 }
 
 int fn_engine_rate(fn_engine *e, uint64_t caller, uint64_t booking_id, int stars, const char *comment, fn_result *res)
@@ -840,7 +868,7 @@ int fn_engine_rate(fn_engine *e, uint64_t caller, uint64_t booking_id, int stars
     }
     WRITE_END(e);
     fn_buf_free(&b);
-    return rc ? rc : durable(e, seq, res);
+    return settle(e, rc, seq, res);
 }
 
 void fn_engine_stats_get(fn_engine *e, fn_engine_stats *st)
