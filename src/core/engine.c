@@ -11,6 +11,7 @@
  *   snap/        snapshots (snapfile.c, state_snap.c)
  */
 #include "core/engine.h"
+#include "common/crash.h"
 #include "common/fn.h"
 #include "store/snapfile.h"
 #include "store/wal.h"
@@ -238,6 +239,7 @@ static int take_snapshot(fn_engine *e)
         fn_log("snapshot at seq %llu failed; the log is kept whole", (unsigned long long)seq);
         return FN_EIO;
     }
+    fn_crash_point("snapshot-before-trim");
     rc = fn_wal_trim(e->wal, seq);
     pthread_mutex_lock(&e->snap_mu);
     e->snap_log_bytes_at = ws.appended_bytes;
@@ -315,6 +317,7 @@ int fn_engine_open(fn_engine **out, const fn_engine_config *cfg, char *errbuf, s
     char *p;
     int rc;
 
+    fn_crash_init(); /* before any thread or fork: the points kill this process */
     e->cfg = *cfg;
     e->lock_fd = -1;
     e->data_dir = fn_xstrdup(cfg->data_dir);

@@ -109,6 +109,7 @@
 #include "store/wal.h"
 
 #include "common/buf.h"
+#include "common/crash.h"
 #include "common/fn.h"
 #include "store/fsio.h"
 
@@ -255,9 +256,11 @@ static int seg_create(const char *dir, uint64_t first_seq, char *errbuf, size_t 
     if (fsync(fd) != 0)
         goto err;
     step = "rename into place";
+    fn_crash_point("wal-segment-before-rename");
     if (rename(tmp, path) != 0)
         goto err;
     renamed = 1;
+    fn_crash_point("wal-segment-before-dirsync");
     step = "fsync the directory of";
     if (fn__fsync_dir(dir) != 0)
         goto err;
@@ -307,9 +310,11 @@ static int wal_flush_group(fn_wal *w)
     fn_le32_put(last + 20, (uint32_t)last_off);
     rec_seal(last, fn_le32_get(last));
 
+    fn_crash_point("wal-before-write");
     if (fn__pwrite_all(w->fd, w->inflight.data, w->inflight.len, w->file_off, &written) != 0) {
         rc = errno;
     } else {
+        fn_crash_point("wal-after-write");
         what = "fdatasync";
         t0 = fn_mono_ns();
         if (inject) {
@@ -318,6 +323,8 @@ static int wal_flush_group(fn_wal *w)
             rc = errno;
         }
         fsync_ns = fn_mono_ns() - t0;
+        if (rc == 0)
+            fn_crash_point("wal-after-fsync"); /* durable, but nobody has been answered */
     }
 
     pthread_mutex_lock(&w->mu);
@@ -503,6 +510,7 @@ int fn_wal_trim(fn_wal *w, uint64_t upto_seq)
             rc = FN_EIO;
             break;
         }
+        fn_crash_point("wal-trim");
     }
     if (gone > 0) {
         memmove(w->segs, w->segs + gone, (w->nsegs - gone) * sizeof(*w->segs));
