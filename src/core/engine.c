@@ -466,6 +466,10 @@ const fn_state *fn_engine_state(const fn_engine *e) { return e->state; }
 static int log_apply(fn_engine *e, uint8_t type, const fn_buf *b, uint64_t *seq, fn_result *res)
 {
     int rc = fn_wal_append(e->wal, type, b->data, (uint32_t)b->len, seq);
+    if (rc == FN_EIO)
+        return fail(res, FN_EUNAVAIL, NULL,
+                    "the disk is full: the write was refused and changed nothing; writes resume when space is "
+                    "freed, reads keep working");
     if (rc != 0)
         return fail(res, FN_EUNAVAIL, NULL, "storage is not writable: the write was refused; reads keep working");
     rc = fn_state_apply(e->state, type, b->data, (uint32_t)b->len);
@@ -886,6 +890,7 @@ void fn_engine_stats_get(fn_engine *e, fn_engine_stats *st)
     st->durable_seq = ws.durable_seq;
     st->next_seq = ws.next_seq;
     st->log_broken = ws.broken;
+    st->log_full = ws.full;
     pthread_mutex_lock(&e->snap_mu);
     st->snapshots = e->snapshots;
     st->snapshot_failures = e->snapshot_failures;

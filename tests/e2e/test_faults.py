@@ -543,3 +543,110 @@ class CrashPoints(E2ETestCase):
 
     def test_new_segment_before_directory_fsync(self):
         self.snapshot_point("wal-segment-before-dirsync", 2)
+
+
+class DiskFull(E2ETestCase):
+    """The data dir on a small tmpfs that fills up: writes get 503 and change
+    nothing, reads keep working, writes resume by themselves once space is
+    freed, and a restart finds exactly what was acknowledged (wal.c, DISK
+    SPACE: log space is reserved ahead with fallocate).  Needs root (mount)."""
+
+    e2e_weight = 2.0
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0:
+            self.skipTest("needs root to mount a small tmpfs (mount -t tmpfs)")
+        import subprocess
+        import tempfile
+        self.mnt = tempfile.mkdtemp(prefix="freightd-full-")
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", self.mnt], capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            os.rmdir(self.mnt)
+            self.skipTest("cannot mount a tmpfs here: %s" % r.stderr.strip())
+        self.addCleanup(self._unmount)
+
+    def _unmount(self):
+        import subprocess
+        subprocess.run(["umount", "-l", self.mnt], capture_output=True)
+        os.rmdir(self.mnt)
+
+    def fill(self):
+        """Fills the file system to the last byte; returns the filler's path."""
+        path = os.path.join(self.mnt, "filler")
+        chunk = b"\xa5" * 65536
+        with open(path, "wb", buffering=0) as f:
+            for size in (65536, 4096, 1):
+                while True:
+                    try:
+                        f.write(chunk[:size])
+                    except OSError:
+                        break
+        return path
+
+    def batch(self, drivers, ts, n=3000):
+        return {"positions": [{"driver_id": drivers[i % len(drivers)]["id"], "lat": 26.0 + (i % 1000) * 1e-4,
+                               "lon": 106.0 + (ts % 1000) * 1e-4, "ts": ts} for i in range(n)]}
+
+    def test_disk_full_refuses_then_resumes(self):
+        s = self.start_server("--rate-limit", "0", "--snapshot-every-mb", "0", "--max-body-bytes", "8388608")
+        s.data_dir = os.path.join(self.mnt, "data")  # before the first start: on the small file system
+        s.start()
+        A = s.create_company()
+        gw = s.create_gateway()
+        drivers = [s.create_driver(plate="贵F%05d" % i) for i in range(5)]
+        acked = [s.create_load(A, notes="before %d" % i) for i in range(5)]
+        spare = [s.create_load(A, notes="spare %d" % i) for i in range(30)]
+        filler = self.fill()
+        # Writes run into the full disk once the space reserved ahead is used
+        # up: big ones first, then smaller and smaller, to the smallest record
+        # there is (a load cancel), so that no write of any size fits any more.
+        ts, refused = int(time.time()) - 5000, None
+        for n in (3000, 300, 30, 3, 1):
+            for _ in range(300):
+                ts += 1
+                r = s.post("/v1/positions", self.batch(drivers, ts, n), token=gw["token"])
+                if r.status == 503:
+                    refused = refused or r
+                    break
+                self.assertStatus(r, 200)
+        self.assertIsNotNone(refused, "the full disk never refused a write")
+        self.assertEqual(refused.error()["code"], "storage_unavailable")
+        self.assertIn("full", refused.error()["message"])
+        while spare:
+            r = s.delete("/v1/loads/%d" % spare.pop()["id"], token=A["token"])
+            if r.status == 503:
+                break
+            self.assertStatus(r, 200)
+        self.assertTrue(spare, "cancels never ran into the full disk")
+        # Every kind of write is refused, and none changes the state.
+        state = dump_state(s)
+        self.assertStatus(s.post("/v1/loads", load_body(notes="refused"), token=A["token"]), 503, "storage_unavailable")
+        self.assertStatus(s.post("/v1/companies", {"name": "满", "kind": "shipper"}, token="admin"), 503)
+        self.assertStatus(s.put("/v1/drivers/%d/position" % drivers[0]["id"], {"lat": 30, "lon": 104, "ts": ts + 5},
+                                token=drivers[0]["token"]), 503)
+        self.assertStatus(s.delete("/v1/loads/%d" % acked[0]["id"], token=A["token"]), 503)
+        # Reads keep working and say the log is not writable.
+        self.assertEqual(dump_state(s), state, "a refused write changed the state")
+        self.assertIs(s.get("/healthz").body["writable"], False)
+        # A snapshot cannot be written either, and fails cleanly.
+        self.assertNotEqual(s.post("/v1/admin/snapshot", token="admin").status, 200)
+        self.assertEqual([f for f in os.listdir(os.path.join(s.data_dir, "snap")) if f.endswith(".tmp")], [])
+        # Space returns: writes resume without a restart.
+        os.unlink(filler)
+        later = s.create_load(A, notes="after the space returned")
+        self.assertEqual(later["id"], acked[-1]["id"] + 31, "a refused load took an id")
+        self.assertIs(s.get("/healthz").body["writable"], True)
+        ts += 10
+        self.assertStatus(s.post("/v1/positions", self.batch(drivers, ts), token=gw["token"]), 200)
+        s.snapshot()
+        state = dump_state(s)
+        # Nothing corrupted: a crash and a restart find exactly that.
+        s.restart(kill=True)
+        out = s.output_since_start()
+        self.assertNotIn("torn", out)
+        self.assertNotIn("corrupt", out)
+        self.assertEqual(dump_state(s), state)
+        self.assertEqual(s.get("/v1/loads/%d" % (later["id"] + 1), token="admin").status, 404)
+        self.assertIn("refusing writes until space is freed", s._read(s.stderr_path))
