@@ -650,3 +650,152 @@ class DiskFull(E2ETestCase):
         self.assertEqual(dump_state(s), state)
         self.assertEqual(s.get("/v1/loads/%d" % (later["id"] + 1), token="admin").status, 404)
         self.assertIn("refusing writes until space is freed", s._read(s.stderr_path))
+
+
+class InjectedIOErrors(E2ETestCase):
+    """I/O errors and short writes injected into the real system calls with
+    libfiu (Debian fiu-utils: fiu-run preloads it, fiu-ctrl arms a failure
+    point in the running server): once an fdatasync or a log write fails, no
+    write is acknowledged again until a restart, even after the fault is
+    gone; short writes are finished, never mistaken for whole ones."""
+
+    e2e_weight = 2.0
+
+    def setUp(self):
+        super().setUp()
+        import shutil
+        if not shutil.which("fiu-run") or not shutil.which("fiu-ctrl"):
+            self.skipTest("fiu-utils is not installed (scripts/deps.sh installs it)")
+
+    def fiu_server(self, *args):
+        s = self.start_server("--rate-limit", "0", *args, start=False)
+        self.fifo = os.path.join(s.base_dir, "fiu")
+        s.wrapper = ["fiu-run", "-x", "-f", self.fifo]
+        # ASan must come first among the preloaded libraries; libfiu's are preloaded.
+        s.env_extra["ASAN_OPTIONS"] = "abort_on_error=0:detect_leaks=1:verify_asan_link_order=0"
+        s.start()
+        return s
+
+    def fiu(self, s, *commands):
+        import subprocess
+        cmd = ["fiu-ctrl", "-f", self.fifo]
+        for c in commands:
+            cmd += ["-c", c]
+        r = subprocess.run(cmd + [str(s.proc.pid)], capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 0, "fiu-ctrl %s: %s %s" % (commands, r.stdout, r.stderr))
+
+    def writers_until_refused(self, s, company, n=3):
+        """Writers that create loads until they get a 503; returns (acked, refused count, other answers)."""
+        acked, other, lock = {}, [], threading.Lock()
+        refused = [0]
+
+        def run(k):
+            c = Client(s.port)
+            try:
+                for i in range(100000):
+                    st, out = c.req("POST", "/v1/loads", company["token"], load_body(notes="io %d-%d" % (k, i)))
+                    with lock:
+                        if st == 201:
+                            acked[out["id"]] = out
+                        elif st == 503 and out["error"]["code"] == "storage_unavailable":
+                            refused[0] += 1
+                            return
+                        else:
+                            other.append((st, out))
+                            return
+            finally:
+                c.close()
+
+        ts = [threading.Thread(target=run, args=(k,)) for k in range(n)]
+        for t in ts:
+            t.start()
+        return ts, acked, refused, other
+
+    def broken_forever(self, point):
+        s = self.fiu_server()
+        A = s.create_company()
+        before = [s.create_load(A, notes="before %d" % i) for i in range(5)]
+        ts, acked, refused, other = self.writers_until_refused(s, A)
+        time.sleep(0.2)
+        self.fiu(s, "enable name=%s,failinfo=5" % point)  # EIO
+        for t in ts:
+            t.join(20)
+        self.assertEqual(other, [])
+        self.assertEqual(refused[0], 3, "a writer never got its 503")
+        self.assertIn("the log is broken", s.stderr_since_start())
+        # The fault goes away; the log stays broken: no retry that pretends.
+        self.fiu(s, "disable name=%s" % point)
+        for i in range(3):
+            self.assertStatus(s.post("/v1/loads", load_body(notes="after"), token=A["token"]), 503,
+                              "storage_unavailable")
+        self.assertStatus(s.post("/v1/companies", {"name": "后", "kind": "shipper"}, token="admin"), 503)
+        self.assertIs(s.get("/healthz").body["writable"], False)
+        for l in before:
+            self.assertStatus(s.get("/v1/loads/%d" % l["id"], token=A["token"]), 200)
+        # On healthy storage again: every acknowledged write is there.
+        s.wrapper = []
+        s.restart(kill=True)
+        for lid, body in list(acked.items()) + [(l["id"], l) for l in before]:
+            got = self.assertStatus(s.get("/v1/loads/%d" % lid, token="admin"), 200)
+            self.assertEqual(got["notes"], body["notes"])
+        self.assertStatus(s.post("/v1/loads", load_body(), token=A["token"]), 201)
+        return len(acked)
+
+    def test_fdatasync_fails(self):
+        self.broken_forever("posix/io/sync/fdatasync")
+
+    def test_log_write_fails(self):
+        self.broken_forever("posix/io/rw/pwrite")
+
+    def test_short_writes(self):
+        """Every write and pwrite may transfer less than asked (libfiu's
+        .../reduce points): the log and the snapshots come out whole."""
+        s = self.fiu_server()
+        self.fiu(s, "enable_random name=posix/io/rw/pwrite/reduce,probability=0.5",
+                 "enable_random name=posix/io/rw/write/reduce,probability=0.5")
+        A = s.create_company()
+        g = s.create_gateway()
+        drivers = [s.create_driver(plate="贵G%05d" % i, position=GUIYANG) for i in range(10)]
+        ts, acked, refused, other = self.writers_until_refused(s, A)
+        now = int(time.time())
+        for k in range(20):
+            batch = [{"driver_id": d["id"], "lat": 26 + k * 0.01, "lon": 106 + i * 0.01, "ts": now + 1 + k}
+                     for i, d in enumerate(drivers)]
+            self.assertStatus(s.post("/v1/positions", {"positions": batch}, token=g["token"]), 200)
+            if k % 5 == 0:
+                s.snapshot()
+        time.sleep(0.5)
+        s.kill9()
+        for t in ts:
+            t.join(20)
+        self.assertEqual(other, [])
+        self.assertEqual(refused[0], 0, "a short write was taken for a failure")
+        self.assertGreater(len(acked), 20)
+        s.wrapper = []
+        s.start()
+        self.assertNotIn("corrupt", s.output_since_start())
+        for lid, body in acked.items():
+            self.assertEqual(self.assertStatus(s.get("/v1/loads/%d" % lid, token="admin"), 200)["notes"],
+                             body["notes"])
+        for d in drivers:
+            self.assertEqual(s.get("/v1/drivers/%d" % d["id"], token="admin").body["position"]["ts"], now + 20)
+
+    def test_snapshot_fsync_fails(self):
+        """fsync (snapshots and new segments; the log itself uses fdatasync)
+        fails: the snapshot fails cleanly, the log is not broken, writes go
+        on, and the next snapshot after the fault works."""
+        s = self.fiu_server()
+        A = s.create_company()
+        loads = [s.create_load(A, notes="s %d" % i) for i in range(10)]
+        self.fiu(s, "enable name=posix/io/sync/fsync,failinfo=5")
+        r = s.post("/v1/admin/snapshot", token="admin")
+        self.assertNotEqual(r.status, 200, "a snapshot whose fsync failed was reported written")
+        self.assertIs(s.get("/healthz").body["writable"], True)
+        loads.append(s.create_load(A, notes="after the failed snapshot"))
+        self.fiu(s, "disable name=posix/io/sync/fsync")
+        s.snapshot()
+        loads.append(s.create_load(A, notes="after the snapshot"))
+        state = dump_state(s)
+        s.wrapper = []
+        s.restart(kill=True)
+        self.assertEqual(dump_state(s), state)
