@@ -260,8 +260,7 @@ static void *snap_main(void *arg)
         fn_wal_stats ws;
         uint64_t want = e->snap_requested;
         int due;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
+        fn_deadline_ms(&ts, 1000);
         if (e->snap_done == e->snap_requested)
             pthread_cond_timedwait(&e->snap_cv, &e->snap_mu, &ts);
         if (e->snap_stop)
@@ -335,7 +334,7 @@ int fn_engine_open(fn_engine **out, const fn_engine_config *cfg, char *errbuf, s
         pthread_rwlockattr_destroy(&attr);
     }
     pthread_mutex_init(&e->snap_mu, NULL);
-    pthread_cond_init(&e->snap_cv, NULL);
+    fn_cond_init_mono(&e->snap_cv); /* its 1 s timer must not stretch when the wall clock steps back */
 
     if ((rc = ensure_dir(e->data_dir, errbuf, errlen)) || (rc = ensure_dir(e->wal_dir, errbuf, errlen)) ||
         (rc = ensure_dir(e->snap_dir, errbuf, errlen)))

@@ -799,3 +799,100 @@ class InjectedIOErrors(E2ETestCase):
         s.wrapper = []
         s.restart(kill=True)
         self.assertEqual(dump_state(s), state)
+
+
+class ClockJumps(E2ETestCase):
+    """The wall clock jumps a day back and two days forward while the server
+    runs (libfaketime, Debian faketime, with a timestamp file re-read on every
+    call; the monotonic clock is left alone, as a real clock step leaves it):
+    ids and log order follow the requests, trips and ratings go on, the
+    newest position report (by its own ts) wins, the snapshot timer keeps
+    running, and a crash and restart give back exactly the same state."""
+
+    e2e_weight = 1.5
+
+    def setUp(self):
+        super().setUp()
+        import glob
+        libs = sorted(glob.glob("/usr/lib/*/faketime/libfaketimeMT.so.1"))
+        if not libs:
+            self.skipTest("faketime is not installed (scripts/deps.sh installs it)")
+        self.lib = libs[0]
+
+    def jump(self, spec):
+        with open(self.clock_file, "w") as f:
+            f.write(spec + "\n")
+        self.offset = {"+0": 0, "-1d": -86400, "+1d": 86400}[spec]
+
+    def load(self, s, company, **kw):
+        """A load whose pickup window is in the server's (shifted) future."""
+        return s.create_load(company, earliest_in=self.offset + 3600, latest_in=self.offset + 86400, **kw)
+
+    def server_now(self, s, company):
+        """The server's clock, read from the created_at of a new load."""
+        return self.load(s, company, notes="clock probe")
+
+    def test_clock_jumps(self):
+        s = self.start_server("--rate-limit", "50", "--rate-burst", "1000", "--snapshot-every-mb", "0.02", start=False)
+        self.clock_file = os.path.join(s.base_dir, "faketime")
+        self.jump("+0")
+        s.env_extra.update({"LD_PRELOAD": self.lib, "FAKETIME_TIMESTAMP_FILE": self.clock_file,
+                            "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+                            "ASAN_OPTIONS": "abort_on_error=0:detect_leaks=1:verify_asan_link_order=0"})
+        s.start()
+        A = s.create_company()
+        g = s.create_gateway()
+        drivers = [s.create_driver(plate="贵H%05d" % i, truck_type="van") for i in range(6)]
+        real = int(time.time())
+        for d in drivers:
+            s.set_position(d, GUIYANG, ts=real)
+        loads = [self.load(s, A, notes="before")]
+        b0 = s.book(drivers[0], self.load(s, A, types=["van"]))
+
+        self.jump("-1d")
+        probe = self.server_now(s, A)
+        self.assertLess(abs(probe["created_at"] - (time.time() - 86400)), 60, "the server's clock did not jump back")
+        loads.append(probe)
+        # The trip goes on; a report older than the last one does not move the truck.
+        self.assertStatus(s.post("/v1/bookings/%d/pickup" % b0["id"], token=drivers[0]["token"]), 200)
+        s.set_position(drivers[1], KUNMING, ts=probe["created_at"])
+        p = s.get("/v1/drivers/%d" % drivers[1]["id"], token="admin").body["position"]
+        self.assertEqual((p["ts"], p["lat"]), (real, GUIYANG[0]), "an older report moved the truck")
+        b1 = s.book(drivers[2], self.load(s, A, types=["van"]))
+        # The snapshot timer still runs: enough log for an automatic snapshot.
+        snaps = self.snapshots(s)
+        for k in range(8):
+            batch = [{"driver_id": d["id"], "lat": 26 + k * 0.01, "lon": 106, "ts": probe["created_at"] - 100 + k}
+                     for d in drivers[3:] for _ in range(40)]
+            self.assertStatus(s.post("/v1/positions", {"positions": batch}, token=g["token"]), 200)
+        deadline = time.monotonic() + 6
+        while self.snapshots(s) <= snaps and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertGreater(self.snapshots(s), snaps, "no automatic snapshot after the clock went back")
+
+        self.jump("+1d")
+        probe2 = self.server_now(s, A)
+        self.assertLess(abs(probe2["created_at"] - (time.time() + 86400)), 60, "the server's clock did not jump ahead")
+        loads.append(probe2)
+        self.assertStatus(s.post("/v1/bookings/%d/deliver" % b0["id"], token=drivers[0]["token"]), 200)
+        self.assertStatus(s.post("/v1/bookings/%d/rating" % b0["id"], {"stars": 5}, token=A["token"]), 201)
+        self.assertStatus(s.post("/v1/bookings/%d/cancel" % b1["id"], token=A["token"]), 200)
+        s.set_position(drivers[1], SHANGHAI, ts=probe2["created_at"])
+        p = s.get("/v1/drivers/%d" % drivers[1]["id"], token="admin").body["position"]
+        self.assertEqual(p["ts"], probe2["created_at"])
+
+        self.jump("-1d")
+        loads.append(self.server_now(s, A))
+        ids = [l["id"] for l in loads]
+        self.assertEqual(ids, sorted(ids), "ids do not follow the order of the requests")
+        self.assertEqual(s.get("/v1/bookings/%d" % b0["id"], token="admin").body["status"], "delivered")
+        state = dump_state(s)
+        s.restart(kill=True)
+        self.assertEqual(dump_state(s), state, "the state changed across a restart after clock jumps")
+        s.restart()
+        self.assertEqual(dump_state(s), state)
+
+    def snapshots(self, s):
+        import re
+        m = re.search(r"(?m)^freightd_snapshots_total (\d+)", s.get("/metrics").body)
+        return int(m.group(1))
