@@ -8,9 +8,10 @@
 set -euo pipefail
 
 # Build and run: compiler, make, pkg-config and the libraries (docs/dependencies.md).
-# libglpk-dev is for one unit test only (the exact dispatch reference).
+# libglpk-dev is for one unit test only (the exact dispatch reference);
+# fiu-utils and faketime for the fault tests only (tests/e2e/test_faults.py).
 pkgs=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libsodium-dev libzstd-dev
-      libcmocka-dev libglpk-dev python3 curl)
+      libcmocka-dev libglpk-dev python3 curl fiu-utils faketime)
 not_root_status=1
 if [ "${1:-}" = bench ]; then
     pkgs=(redis-server)

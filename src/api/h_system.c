@@ -12,7 +12,7 @@ void fn_h_healthz(fn_call *c)
 {
     fn_engine_stats st;
     fn_engine_stats_get(c->api->engine, &st);
-    fn_reply(c, 200, json_pack("{s:s, s:b}", "status", "ok", "writable", !st.log_broken));
+    fn_reply(c, 200, json_pack("{s:s, s:b}", "status", "ok", "writable", !st.log_broken && !st.log_full));
 }
 
 void fn_h_metrics(fn_call *c)
@@ -53,7 +53,7 @@ void fn_h_metrics(fn_call *c)
                   "# TYPE freightd_snapshot_failures_total counter\n"
                   "freightd_snapshot_failures_total %llu\n",
                   (unsigned long long)es.log_bytes, (unsigned long long)es.log_records, (unsigned long long)es.fsyncs,
-                  (double)es.fsync_ns_total / 1e9, !es.log_broken, (unsigned long long)es.snapshots,
+                  (double)es.fsync_ns_total / 1e9, !es.log_broken && !es.log_full, (unsigned long long)es.snapshots,
                   (unsigned long long)es.snapshot_failures);
     fn_buf_printf(b,
                   "# HELP freightd_objects Objects in the state, by kind.\n"

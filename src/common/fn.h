@@ -11,8 +11,10 @@
 #ifndef FN_H
 #define FN_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /*   name                 http  api code                message */
 #define FN_ERRORS(X)                                                                        \
@@ -65,6 +67,15 @@ int fn_errstatus(int err);
 /* Wall clock in Unix seconds and a monotonic clock in nanoseconds. */
 int64_t fn_now_s(void);
 uint64_t fn_mono_ns(void);
+
+/* Initialises *cv so that its timed waits run on CLOCK_MONOTONIC: a step of
+ * the wall clock (NTP, an operator) then neither stretches nor cuts them.
+ * Pair with fn_deadline_ms(). */
+void fn_cond_init_mono(pthread_cond_t *cv);
+
+/* Sets *ts to ms milliseconds from now on CLOCK_MONOTONIC, the deadline for
+ * pthread_cond_timedwait on a cv from fn_cond_init_mono(). */
+void fn_deadline_ms(struct timespec *ts, uint64_t ms);
 
 /* Logs one line to stderr with a timestamp: "2026-11-25T12:00:00Z freightd: ...". */
 void fn_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

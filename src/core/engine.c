@@ -11,6 +11,7 @@
  *   snap/        snapshots (snapfile.c, state_snap.c)
  */
 #include "core/engine.h"
+#include "common/crash.h"
 #include "stats/analytics.h"
 #include "common/fn.h"
 #include "store/snapfile.h"
@@ -240,6 +241,7 @@ static int take_snapshot(fn_engine *e)
         fn_log("snapshot at seq %llu failed; the log is kept whole", (unsigned long long)seq);
         return FN_EIO;
     }
+    fn_crash_point("snapshot-before-trim");
     rc = fn_wal_trim(e->wal, seq);
     pthread_mutex_lock(&e->snap_mu);
     e->snap_log_bytes_at = ws.appended_bytes;
@@ -260,8 +262,7 @@ static void *snap_main(void *arg)
         fn_wal_stats ws;
         uint64_t want = e->snap_requested;
         int due;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
+        fn_deadline_ms(&ts, 1000);
         if (e->snap_done == e->snap_requested)
             pthread_cond_timedwait(&e->snap_cv, &e->snap_mu, &ts);
         if (e->snap_stop)
@@ -317,6 +318,7 @@ int fn_engine_open(fn_engine **out, const fn_engine_config *cfg, char *errbuf, s
     char *p;
     int rc;
 
+    fn_crash_init(); /* before any thread or fork: the points kill this process */
     e->cfg = *cfg;
     e->lock_fd = -1;
     e->data_dir = fn_xstrdup(cfg->data_dir);
@@ -334,7 +336,7 @@ int fn_engine_open(fn_engine **out, const fn_engine_config *cfg, char *errbuf, s
         pthread_rwlockattr_destroy(&attr);
     }
     pthread_mutex_init(&e->snap_mu, NULL);
-    pthread_cond_init(&e->snap_cv, NULL);
+    fn_cond_init_mono(&e->snap_cv); /* its 1 s timer must not stretch when the wall clock steps back */
 
     if ((rc = ensure_dir(e->data_dir, errbuf, errlen)) || (rc = ensure_dir(e->wal_dir, errbuf, errlen)) ||
         (rc = ensure_dir(e->snap_dir, errbuf, errlen)))
@@ -489,6 +491,10 @@ static int log_apply(fn_engine *e, uint8_t type, const fn_buf *b, uint64_t *seq,
     int rc;
     sample_if_due(e);
     rc = fn_wal_append(e->wal, type, b->data, (uint32_t)b->len, seq);
+    if (rc == FN_EIO)
+        return fail(res, FN_EUNAVAIL, NULL,
+                    "the disk is full: the write was refused and changed nothing; writes resume when space is "
+                    "freed, reads keep working");
     if (rc != 0)
         return fail(res, FN_EUNAVAIL, NULL, "storage is not writable: the write was refused; reads keep working");
     rc = fn_state_apply(e->state, type, b->data, (uint32_t)b->len);
@@ -506,6 +512,27 @@ static int durable(fn_engine *e, uint64_t seq, fn_result *res)
         return fail(res, FN_EUNAVAIL, NULL,
                     "storage is not writable: the write may not be durable and was not acknowledged");
     return 0;
+}
+
+/*
+ * Without the lock: the answer to a write that ran its checks.  rc == 0:
+ * wait for its record (seq).  A refusal (409 already_booked, 404, ...) was
+ * decided on the state, which may hold writes of others that are applied but
+ * whose group is still being written (a write is applied before it is
+ * durable); a crash could undo them and so the reason for the refusal.  So a
+ * refusal waits, like an acknowledgement, until everything it may have seen
+ * is durable; when the log cannot confirm that, it is a 503 instead.
+ */
+static int settle(fn_engine *e, int rc, uint64_t seq, fn_result *res)
+{
+    if (rc == 0)
+        return durable(e, seq, res);
+    if (rc == FN_EUNAVAIL)
+        return rc;
+    if (fn_wal_sync(e->wal, UINT64_MAX) != 0)
+        return fail(res, FN_EUNAVAIL, NULL,
+                    "storage is not writable: the state this request was checked against may not be durable");
+    return rc;
 }
 
 /* Runs a write whose record the caller has encoded, under the write lock. */
@@ -550,7 +577,7 @@ static int create_member(fn_engine *e, int role, const void *in, uint64_t *id_ou
     WRITE_END(e);
     fn_buf_free(&b);
     sodium_memzero(hash, sizeof(hash));
-    return rc ? rc : durable(e, seq, res);
+    return settle(e, rc, seq, res);
 }
 
 int fn_engine_company_create(fn_engine *e, const fn_company *in, uint64_t *id_out, char *token_out, fn_result *res)
@@ -591,6 +618,10 @@ int fn_engine_positions(fn_engine *e, const fn_position *p, size_t n, uint8_t *r
     WRITE_END(e);
     fn_buf_free(&b);
     free(ok);
+    /* Every item refused (unknown drivers): a refusal, which must wait for what
+     * it saw (settle); with some accepted, their record's sync covers it. */
+    if (rc == 0 && m == 0 && n > 0)
+        rc = settle(e, FN_ENOTFOUND, 0, res) == FN_EUNAVAIL ? FN_EUNAVAIL : 0;
     if (rc == 0 && m)
         rc = durable(e, seq, res);
     *accepted = rc ? 0 : m;
@@ -623,7 +654,7 @@ int fn_engine_driver_status(fn_engine *e, uint64_t driver_id, int status, fn_res
     }
     WRITE_END(e);
     fn_buf_free(&b);
-    return rc ? rc : durable(e, seq, res);
+    return settle(e, rc, seq, res);
 }
 
 int fn_engine_load_create(fn_engine *e, const fn_load *in, uint64_t *id_out, fn_result *res)
@@ -646,7 +677,7 @@ int fn_engine_load_create(fn_engine *e, const fn_load *in, uint64_t *id_out, fn_
     }
     WRITE_END(e);
     fn_buf_free(&b);
-    return rc ? rc : durable(e, seq, res);
+    return settle(e, rc, seq, res);
 }
 
 int fn_engine_load_cancel(fn_engine *e, uint64_t caller, uint64_t load_id, fn_result *res)
@@ -672,7 +703,7 @@ int fn_engine_load_cancel(fn_engine *e, uint64_t caller, uint64_t load_id, fn_re
     }
     WRITE_END(e);
     fn_buf_free(&b);
-    return rc ? rc : durable(e, seq, res);
+    return settle(e, rc, seq, res);
 }
 
 /* Why a truck cannot carry a load, or NULL when it can. */
@@ -749,7 +780,7 @@ int fn_engine_book(fn_engine *e, uint64_t driver_id, uint64_t load_id, uint64_t 
     WRITE_BEGIN(e);
     rc = book_locked(e, driver_id, load_id, fn_now_s(), 0, &seq, booking_out, res);
     WRITE_END(e);
-    return rc ? rc : durable(e, seq, res);
+    return settle(e, rc, seq, res);
 }
 
 int fn_engine_book_batch(fn_engine *e, const uint64_t *driver_ids, const uint64_t *load_ids, size_t n,
@@ -772,6 +803,9 @@ int fn_engine_book_batch(fn_engine *e, const uint64_t *driver_ids, const uint64_
         }
     }
     WRITE_END(e);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (errs[i] != 0 && settle(e, errs[i], 0, res) == FN_EUNAVAIL)
+            rc = FN_EUNAVAIL; /* refusals wait for what they saw; the first such wait covers the rest */
     if (rc == 0 && last)
         rc = durable(e, last, res);
     return rc;
@@ -808,7 +842,7 @@ int fn_engine_trip_step(fn_engine *e, uint64_t caller, uint64_t booking_id, int 
     }
     WRITE_END(e);
     fn_buf_free(&b);
-    return rc ? rc : durable(e, seq, res);
+    return settle(e, rc, seq, res);
 }
 
 int fn_engine_booking_cancel(fn_engine *e, uint64_t caller, uint64_t booking_id, fn_result *res)
@@ -834,7 +868,7 @@ int fn_engine_booking_cancel(fn_engine *e, uint64_t caller, uint64_t booking_id,
     }
     WRITE_END(e);
     fn_buf_free(&b);
-    return rc ? rc : durable(e, seq, res);
+    return settle(e, rc, seq, res);
 }
 
 int fn_engine_rate(fn_engine *e, uint64_t caller, uint64_t booking_id, int stars, const char *comment, fn_result *res)
@@ -866,7 +900,7 @@ int fn_engine_rate(fn_engine *e, uint64_t caller, uint64_t booking_id, int stars
     }
     WRITE_END(e);
     fn_buf_free(&b);
-    return rc ? rc : durable(e, seq, res);
+    return settle(e, rc, seq, res);
 }
 
 void fn_engine_stats_get(fn_engine *e, fn_engine_stats *st)
@@ -881,6 +915,7 @@ void fn_engine_stats_get(fn_engine *e, fn_engine_stats *st)
     st->durable_seq = ws.durable_seq;
     st->next_seq = ws.next_seq;
     st->log_broken = ws.broken;
+    st->log_full = ws.full;
     pthread_mutex_lock(&e->snap_mu);
     st->snapshots = e->snapshots;
     st->snapshot_failures = e->snapshot_failures;

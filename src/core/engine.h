@@ -104,6 +104,7 @@ int fn_engine_snapshot(fn_engine *e, int wait);
 typedef struct fn_engine_stats {
     uint64_t log_bytes, log_records, fsyncs, fsync_ns_total, durable_seq, next_seq;
     int log_broken;
+    int log_full;      /* writes are refused for want of disk space (they resume when it is freed) */
     uint64_t snapshots, snapshot_failures, last_snapshot_seq;
     uint64_t last_snapshot_ms;
 } fn_engine_stats;

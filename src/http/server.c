@@ -284,12 +284,7 @@ static void *sweeper_main(void *arg)
                 h->deadline_kills++;
             }
         }
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 250000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        fn_deadline_ms(&ts, 250);
         pthread_cond_timedwait(&h->sweep_cv, &h->mu, &ts);
     }
     pthread_mutex_unlock(&h->mu);
@@ -360,8 +355,8 @@ int fn_http_start(fn_http **out, const fn_http_config *cfg, fn_http_handler_fn h
     h->app = app;
     h->conns.next = h->conns.prev = &h->conns;
     pthread_mutex_init(&h->mu, NULL);
-    pthread_cond_init(&h->cv, NULL);
-    pthread_cond_init(&h->sweep_cv, NULL);
+    fn_cond_init_mono(&h->cv); /* timed waits immune to wall-clock steps */
+    fn_cond_init_mono(&h->sweep_cv);
     h->listen_fd = bind_listener(cfg->listen, bound_port, errbuf, errlen);
     if (h->listen_fd < 0)
         goto err;
@@ -402,8 +397,7 @@ void fn_http_stop(fn_http *h)
         return;
     fd = MHD_quiesce_daemon(h->d); /* stop accepting; connections stay */
     pthread_mutex_lock(&h->mu);
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 10;
+    fn_deadline_ms(&ts, 10000);
     while (h->in_flight > 0) {
         if (pthread_cond_timedwait(&h->cv, &h->mu, &ts) != 0)
             break;

@@ -42,6 +42,7 @@
 #include "store/snapfile.h"
 
 #include "common/buf.h"
+#include "common/crash.h"
 #include "common/fn.h"
 #include "store/fsio.h"
 
@@ -253,9 +254,10 @@ static void delete_older(const char *dir, uint64_t seq)
         if (!fn__seq_name_parse(e->d_name, "snap-", ".fsnap", &other) || other >= seq)
             continue;
         path = snap_path(dir, other, "");
-        if (unlink(path) == 0)
+        if (unlink(path) == 0) {
             deleted = 1;
-        else
+            fn_crash_point("snap-delete-old");
+        } else
             fn_log("snapshot: cannot delete old snapshot %s: %s", path, strerror(errno));
         free(path);
     }
@@ -283,8 +285,11 @@ int fn_snapw_commit(fn_snapw *s, char *errbuf, size_t errlen)
         }
     } while (left != 0);
 
-    if (SNAP_OUT_BUF_BYTES - s->olen < SNAP_TRAILER_BYTES && snapw_flush(s) != 0)
+    /* The body goes out before the trailer, so that the crash point finds a
+     * .tmp file with everything but its trailer. */
+    if (snapw_flush(s) != 0)
         goto err_errno;
+    fn_crash_point("snap-write");
     t = s->obuf + s->olen;
     fn_le64_put(t, s->comp_bytes);
     fn_le64_put(t + 8, s->raw_bytes);
@@ -296,6 +301,7 @@ int fn_snapw_commit(fn_snapw *s, char *errbuf, size_t errlen)
         goto err_errno;
     if (fsync(s->fd) != 0)
         goto err_errno;
+    fn_crash_point("snap-before-rename");
     fd = s->fd;
     s->fd = -1;
     if (close(fd) != 0)
@@ -303,6 +309,7 @@ int fn_snapw_commit(fn_snapw *s, char *errbuf, size_t errlen)
     if (rename(s->tmp_path, s->path) != 0)
         goto err_errno;
     renamed = 1;
+    fn_crash_point("snap-before-dirsync");
     if (fn__fsync_dir(s->dir) != 0)
         goto err_errno;
     delete_older(s->dir, s->seq);

@@ -62,6 +62,22 @@
  * retries the fsync (the kernel may have dropped the dirty pages and cleared
  * the error, so a retry that succeeds proves nothing).
  *
+ * DISK SPACE
+ *
+ * Records are applied to the state before they are written, so a write
+ * that fails for want of space after its record was appended could only be
+ * answered "unknown" (and the log broken).  Instead space is reserved ahead
+ * with fallocate(FALLOC_FL_KEEP_SIZE) — in WAL_RESERVE_BYTES steps, or just
+ * what one record needs when less is free — and fn_wal_append() refuses a
+ * record (FN_EIO, nothing changed) that the reservation cannot cover: on a
+ * full disk writes are refused cleanly and resume by themselves once space
+ * is freed.  The reserved blocks lie past the end of the file (its size is
+ * unchanged), so recovery never sees them.  A new segment reserves its
+ * first step before it is renamed into place; a rotation that finds no
+ * space fails without breaking the log.  A file system without fallocate
+ * (EOPNOTSUPP) gets no reservation: there a write that runs out of space
+ * breaks the log as any failed write does.
+ *
  * RECOVERY (fn_wal_open)
  *
  * Segments are read in first_seq order.  A segment whose header is damaged,
@@ -109,6 +125,7 @@
 #include "store/wal.h"
 
 #include "common/buf.h"
+#include "common/crash.h"
 #include "common/fn.h"
 #include "store/fsio.h"
 
@@ -142,6 +159,9 @@
  * that one huge record does not pin its memory for the process's life. */
 #define WAL_KEEP_BUF_BYTES (8u << 20)
 
+/* Log space is reserved ahead in steps of this many bytes (see DISK SPACE). */
+#define WAL_RESERVE_BYTES (1u << 20)
+
 /* Counting the whole-looking records in a torn tail is only informative, so
  * it stops checksumming after this many bytes (a tail of crafted lengths
  * could otherwise make it quadratic). */
@@ -165,6 +185,10 @@ struct fn_wal {
     int flushing;             /* 1 while a thread holds the flush token */
     int broken;               /* 1 after a failed write, fsync or rotation */
     int inject_fsync_failure; /* test hook: fail the next flush's fdatasync */
+    uint64_t tail_off;        /* where the end of pending will lie in the current segment */
+    uint64_t reserved_off;    /* space is reserved in the current segment below this offset */
+    int no_reserve;           /* 1 when the file system cannot reserve (no fallocate) */
+    int full;                 /* 1 while appends are refused for want of space (logged once) */
     uint64_t appended_records;
     uint64_t appended_bytes;
     uint64_t written_bytes;
@@ -230,10 +254,13 @@ static int rec_whole(const uint8_t *m, size_t size, size_t off, uint32_t *len)
 
 
 
-/* Creates segment first_seq whole (header to .tmp, fsync, rename, fsync the
- * directory) and returns it open for writing, or -1 with a sentence in
- * errbuf.  The .tmp file is removed on failure. */
-static int seg_create(const char *dir, uint64_t first_seq, char *errbuf, size_t errlen)
+/* Creates segment first_seq whole (header to .tmp, reserve the first
+ * WAL_RESERVE_BYTES unless no_reserve, fsync, rename, fsync the directory)
+ * and returns it open for writing, or -1 with a sentence in errbuf.  The
+ * .tmp file is removed on failure; *visible (may be NULL) says whether the
+ * failure came after the rename, when the segment may or may not survive a
+ * crash. */
+static int seg_create(const char *dir, uint64_t first_seq, int no_reserve, int *visible, char *errbuf, size_t errlen)
 {
     char tmp[PATH_MAX], path[PATH_MAX];
     uint8_t h[WAL_HDR_BYTES];
@@ -251,13 +278,19 @@ static int seg_create(const char *dir, uint64_t first_seq, char *errbuf, size_t 
     step = "write the header of";
     if (fn__pwrite_all(fd, h, sizeof(h), 0, &done) != 0)
         goto err;
+    step = "reserve space for";
+    if (!no_reserve && fallocate(fd, FALLOC_FL_KEEP_SIZE, WAL_HDR_BYTES, WAL_RESERVE_BYTES) != 0 &&
+        errno != EOPNOTSUPP && errno != ENOSYS)
+        goto err;
     step = "fsync";
     if (fsync(fd) != 0)
         goto err;
     step = "rename into place";
+    fn_crash_point("wal-segment-before-rename");
     if (rename(tmp, path) != 0)
         goto err;
     renamed = 1;
+    fn_crash_point("wal-segment-before-dirsync");
     step = "fsync the directory of";
     if (fn__fsync_dir(dir) != 0)
         goto err;
@@ -265,6 +298,8 @@ static int seg_create(const char *dir, uint64_t first_seq, char *errbuf, size_t 
 
 err:
     fn__set_err(errbuf, errlen, "cannot %s log segment %s: %s", step, renamed ? path : tmp, strerror(errno));
+    if (visible)
+        *visible = renamed;
     if (fd >= 0)
         close(fd);
     if (!renamed)
@@ -307,9 +342,11 @@ static int wal_flush_group(fn_wal *w)
     fn_le32_put(last + 20, (uint32_t)last_off);
     rec_seal(last, fn_le32_get(last));
 
+    fn_crash_point("wal-before-write");
     if (fn__pwrite_all(w->fd, w->inflight.data, w->inflight.len, w->file_off, &written) != 0) {
         rc = errno;
     } else {
+        fn_crash_point("wal-after-write");
         what = "fdatasync";
         t0 = fn_mono_ns();
         if (inject) {
@@ -318,6 +355,8 @@ static int wal_flush_group(fn_wal *w)
             rc = errno;
         }
         fsync_ns = fn_mono_ns() - t0;
+        if (rc == 0)
+            fn_crash_point("wal-after-fsync"); /* durable, but nobody has been answered */
     }
 
     pthread_mutex_lock(&w->mu);
@@ -364,6 +403,43 @@ static int wal_flush_locked(fn_wal *w, uint64_t seq)
     return rc;
 }
 
+/*
+ * Called with mu held: makes sure space is reserved in the current segment
+ * up to offset need (see DISK SPACE).  Returns 0, or -1 when the file system
+ * has no room for it (the caller refuses the record).
+ */
+static int wal_reserve(fn_wal *w, uint64_t need)
+{
+    uint64_t want = need + WAL_RESERVE_BYTES;
+    int ok;
+    if (w->no_reserve || need <= w->reserved_off)
+        return 0;
+    /* A whole step if it fits, else just what is needed now. */
+    ok = fallocate(w->fd, FALLOC_FL_KEEP_SIZE, (off_t)w->reserved_off, (off_t)(want - w->reserved_off)) == 0;
+    if (!ok && errno != EOPNOTSUPP && errno != ENOSYS) {
+        want = need;
+        ok = fallocate(w->fd, FALLOC_FL_KEEP_SIZE, (off_t)w->reserved_off, (off_t)(want - w->reserved_off)) == 0;
+    }
+    if (ok) {
+        w->reserved_off = want;
+        if (w->full)
+            fn_log("write-ahead log in %s: space is available again; writes are accepted", w->dir);
+        w->full = 0;
+        return 0;
+    }
+    if (errno == EOPNOTSUPP || errno == ENOSYS) {
+        fn_log("write-ahead log in %s: the file system cannot reserve space (fallocate: %s); a write that "
+               "finds the disk full will break the log", w->dir, strerror(errno));
+        w->no_reserve = 1;
+        return 0;
+    }
+    if (!w->full)
+        fn_log("write-ahead log in %s: cannot reserve space (%s); refusing writes until space is freed", w->dir,
+               strerror(errno));
+    w->full = 1;
+    return -1;
+}
+
 int fn_wal_append(fn_wal *w, uint8_t type, const void *data, uint32_t len, uint64_t *seq_out)
 {
     size_t rec_bytes = REC_HDR_BYTES + (size_t)len;
@@ -384,6 +460,10 @@ int fn_wal_append(fn_wal *w, uint8_t type, const void *data, uint32_t len, uint6
         if (rc != 0)
             goto out;
     }
+    if (wal_reserve(w, w->tail_off + rec_bytes) != 0) {
+        rc = FN_EIO; /* refused before anything changed: the disk is full */
+        goto out;
+    }
     if (fn_buf_reserve(&w->pending, rec_bytes) != 0) {
         rc = FN_ENOMEM; /* unreachable: pending has no cap and allocation aborts */
         goto out;
@@ -400,6 +480,7 @@ int fn_wal_append(fn_wal *w, uint8_t type, const void *data, uint32_t len, uint6
     rec_seal(p, len);
     w->pending_last_off = w->pending.len;
     w->pending.len += rec_bytes;
+    w->tail_off += rec_bytes;
     if (seq_out)
         *seq_out = w->next_seq;
     w->next_seq++;
@@ -435,7 +516,7 @@ int fn_wal_rotate(fn_wal *w, uint64_t *next_seq)
 {
     char err[PATH_MAX + 128];
     uint64_t first = 0;
-    int rc = 0, newfd = -1, oldfd = -1;
+    int rc = 0, newfd = -1, oldfd = -1, no_reserve, visible = 0;
 
     pthread_mutex_lock(&w->admin_mu);
     pthread_mutex_lock(&w->mu);
@@ -455,11 +536,19 @@ int fn_wal_rotate(fn_wal *w, uint64_t *next_seq)
     first = w->durable_seq;
     if (w->nsegs > 0 && w->segs[w->nsegs - 1] == first)
         goto out_release; /* the current segment is still empty: it already starts there */
+    no_reserve = w->no_reserve;
     pthread_mutex_unlock(&w->mu);
 
-    newfd = seg_create(w->dir, first, err, sizeof(err));
+    newfd = seg_create(w->dir, first, no_reserve, &visible, err, sizeof(err));
 
     pthread_mutex_lock(&w->mu);
+    if (newfd < 0 && !visible) {
+        /* Nothing of the new segment exists (no space for it, say): the log
+         * goes on in the old one, and the caller's snapshot fails. */
+        fn_log("write-ahead log in %s: %s; not rotating", w->dir, err);
+        rc = FN_EIO;
+        goto out_release;
+    }
     if (newfd < 0) {
         /* The new file may or may not survive a crash, and records written
          * to the old segment past first would then overlap it: stop. */
@@ -471,6 +560,10 @@ int fn_wal_rotate(fn_wal *w, uint64_t *next_seq)
     oldfd = w->fd;
     w->fd = newfd;
     w->file_off = WAL_HDR_BYTES;
+    /* Records appended while the segment was made belong to it. */
+    w->tail_off = WAL_HDR_BYTES + w->pending.len;
+    w->reserved_off = WAL_HDR_BYTES + (no_reserve ? 0 : WAL_RESERVE_BYTES);
+    (void)wal_reserve(w, w->tail_off); /* best effort: those records are appended already */
     segs_push(w, first);
 out_release:
     w->flushing = 0;
@@ -503,6 +596,7 @@ int fn_wal_trim(fn_wal *w, uint64_t upto_seq)
             rc = FN_EIO;
             break;
         }
+        fn_crash_point("wal-trim");
     }
     if (gone > 0) {
         memmove(w->segs, w->segs + gone, (w->nsegs - gone) * sizeof(*w->segs));
@@ -527,6 +621,7 @@ void fn_wal_stats_get(fn_wal *w, fn_wal_stats *st)
     st->next_seq = w->next_seq;
     st->durable_seq = w->durable_seq;
     st->broken = w->broken;
+    st->full = w->full;
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -890,7 +985,7 @@ int fn_wal_open(fn_wal **out, const char *dir, uint64_t from_seq, fn_wal_replay_
             fn_log("write-ahead log in %s ends at seq %" PRIu64 " but the snapshot holds every seq below %" PRIu64
                    "; starting a new segment there (the older segments can be trimmed)",
                    dir, w->next_seq - 1, from_seq);
-        fd = seg_create(dir, from_seq, errbuf, errlen);
+        fd = seg_create(dir, from_seq, 0, NULL, errbuf, errlen);
         if (fd < 0) {
             rc = FN_EIO;
             goto err;
@@ -903,6 +998,7 @@ int fn_wal_open(fn_wal **out, const char *dir, uint64_t from_seq, fn_wal_replay_
         segs_push(w, from_seq);
     }
     w->durable_seq = w->next_seq;
+    w->tail_off = w->reserved_off = w->file_off; /* what lies reserved past the end is unknown */
     remove_stray_tmp(dir);
     *out = w;
     return 0;

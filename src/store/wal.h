@@ -65,6 +65,7 @@ typedef struct fn_wal_stats {
     uint64_t next_seq;        /* the seq the next append gets */
     uint64_t durable_seq;     /* every record with seq < this is on disk */
     int broken;               /* 1 after a failed write or fsync */
+    int full;                 /* 1 while appends are refused for want of disk space */
 } fn_wal_stats;
 
 /*
@@ -97,7 +98,9 @@ int fn_wal_open(fn_wal **out, const char *dir, uint64_t from_seq, fn_wal_replay_
  * several threads are ordered by the order of their calls; callers that need
  * the log order to match the order they changed their state must append
  * under the same lock that guards that state.  Returns 0, FN_EUNAVAIL when
- * the log is broken, FN_ETOOBIG when len > FN_WAL_MAX_RECORD.
+ * the log is broken, FN_ETOOBIG when len > FN_WAL_MAX_RECORD, FN_EIO when
+ * no disk space can be reserved for the record (the disk is full: nothing
+ * was appended, and later appends succeed once space is freed).
  */
 int fn_wal_append(fn_wal *w, uint8_t type, const void *data, uint32_t len, uint64_t *seq_out);
 
@@ -111,7 +114,9 @@ int fn_wal_sync(fn_wal *w, uint64_t seq);
  * Syncs everything appended so far, closes the current segment and starts a
  * new one; records appended after this go to the new segment.  *next_seq gets
  * the first seq of the new segment.  Used before a snapshot so that the log
- * can later be trimmed at a segment boundary.  Returns 0 or FN_EUNAVAIL.
+ * can later be trimmed at a segment boundary.  Returns 0, FN_EUNAVAIL, or
+ * FN_EIO when the new segment could not be made (the log goes on in the
+ * current one, unbroken).
  */
 int fn_wal_rotate(fn_wal *w, uint64_t *next_seq);
 

@@ -89,8 +89,9 @@ class Server:
     life; cleanup() stops it and removes the temporary directory.
     """
 
-    def __init__(self, *args, env=None, admin_token=None, start=True, ready_timeout=10.0):
+    def __init__(self, *args, env=None, admin_token=None, start=True, ready_timeout=10.0, wrapper=None):
         self.args = list(args)
+        self.wrapper = list(wrapper or [])  # a command to run the server under (fiu-run ...), [] for none
         self.env_extra = dict(env or {})
         self.ready_timeout = ready_timeout
         self.base_dir = tempfile.mkdtemp(prefix="freightd-e2e-")
@@ -123,7 +124,7 @@ class Server:
 
     def launch(self, extra_args=()):
         """Starts the process without waiting; returns the Popen."""
-        cmd = [freightd_bin(), "--listen", "127.0.0.1:0", "--data-dir", self.data_dir] + self.args + list(extra_args)
+        cmd = self.wrapper + [freightd_bin(), "--listen", "127.0.0.1:0", "--data-dir", self.data_dir] + self.args + list(extra_args)
         self._out_off = os.path.getsize(self.stdout_path) if os.path.exists(self.stdout_path) else 0
         self._err_off = os.path.getsize(self.stderr_path) if os.path.exists(self.stderr_path) else 0
         out = open(self.stdout_path, "ab")
