@@ -4,6 +4,7 @@
 #include "freight/cities.h"
 #include "common/fn.h"
 #include "core/model.h"
+#include "stats/regions.h"
 
 #include <libgen.h>
 #include <limits.h>
@@ -34,12 +35,44 @@ static FILE *open_default(char *used, size_t usedsz)
     return fopen(used, "r");
 }
 
+static void fill_cum(fn_cities *c, double total)
+{
+    double acc = 0;
+    c->cum = fn_xmalloc(c->n * sizeof(double));
+    for (size_t i = 0; i < c->n; i++) {
+        acc += (double)c->v[i].population;
+        c->cum[i] = acc / total;
+    }
+}
+
+/* The table compiled into the binary (the same CSV, see
+ * scripts/gen_cities_data.sh): what a binary run from outside the source
+ * tree, or from a sanitizer build's own folder, samples from. */
+static int load_builtin(fn_cities *c)
+{
+    double total = 0;
+    c->n = fn_rg_city_count();
+    c->v = fn_xmalloc(c->n * sizeof(*c->v));
+    for (size_t i = 0; i < c->n; i++) {
+        const fn_rg_city *r = fn_rg_city_at(i);
+        fn_city *ci = &c->v[i];
+        snprintf(ci->name, sizeof(ci->name), "%s", r->name);
+        ci->province = fn_province_parse(fn_rg_province_name(r->province));
+        ci->lat = r->lat;
+        ci->lon = r->lon;
+        ci->population = r->population;
+        total += (double)r->population;
+    }
+    fill_cum(c, total);
+    return 0;
+}
+
 int fn_cities_load(fn_cities *c, const char *path)
 {
     char line[512], used[PATH_MAX + 32];
     FILE *f;
     size_t cap = 0, lineno = 0;
-    double total = 0, acc = 0;
+    double total = 0;
 
     memset(c, 0, sizeof(*c));
     if (path) {
@@ -48,6 +81,8 @@ int fn_cities_load(fn_cities *c, const char *path)
     } else {
         f = open_default(used, sizeof(used));
     }
+    if (!f && !path && !getenv("FREIGHT_DATA"))
+        return load_builtin(c);
     if (!f) {
         fprintf(stderr, "freight: cannot open the city list %s (set FREIGHT_DATA to the folder of cn_cities.csv)\n", used);
         return -1;
@@ -84,11 +119,7 @@ int fn_cities_load(fn_cities *c, const char *path)
         fprintf(stderr, "freight: %s holds no cities\n", used);
         return -1;
     }
-    c->cum = fn_xmalloc(c->n * sizeof(double));
-    for (size_t i = 0; i < c->n; i++) {
-        acc += (double)c->v[i].population;
-        c->cum[i] = acc / total;
-    }
+    fill_cum(c, total);
     return 0;
 }
 

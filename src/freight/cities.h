@@ -22,8 +22,9 @@ typedef struct fn_cities {
 } fn_cities;
 
 /* Loads the CSV from path, or when path is NULL from $FREIGHT_DATA/cn_cities.csv
- * or <dir of this executable>/../data/cn_cities.csv.  Returns 0 or -1 with
- * a message on stderr. */
+ * or <dir of this executable>/../data/cn_cities.csv, and when none of those
+ * exists (and FREIGHT_DATA is unset) from the table compiled into the binary.
+ * Returns 0 or -1 with a message on stderr. */
 int fn_cities_load(fn_cities *c, const char *path);
 void fn_cities_free(fn_cities *c);
 /* Picks a city with probability proportional to population; u in [0,1). */

@@ -14,6 +14,8 @@ import http.client
 import json
 import os
 import random
+import re
+import subprocess
 import threading
 import time
 
@@ -26,6 +28,14 @@ LOAD_STATIC = ("id", "company_id", "origin", "destination", "cargo", "truck", "p
 TRIP = ("booked", "picked_up", "delivered")
 
 ACK, REFUSED, UNKNOWN = "ack", "refused", "unknown"
+
+
+def asan_runtime():
+    """The path of the shared ASan runtime freightd is linked with, or None."""
+    from harness import freightd_bin
+    r = subprocess.run(["ldd", freightd_bin()], capture_output=True, text=True)
+    m = re.search(r"^\s*libasan\.so\S*\s+=>\s+(\S+)", r.stdout, re.M)
+    return m.group(1) if m else None
 
 
 def fault_rounds(default):
@@ -671,7 +681,17 @@ class InjectedIOErrors(E2ETestCase):
         s = self.start_server("--rate-limit", "0", *args, start=False)
         self.fifo = os.path.join(s.base_dir, "fiu")
         s.wrapper = ["fiu-run", "-x", "-f", self.fifo]
-        # ASan must come first among the preloaded libraries; libfiu's are preloaded.
+        asan = asan_runtime()
+        if asan:
+            # An ASan build must have its runtime first among the preloaded
+            # libraries, or libfiu's wrappers run before ASan is set up and
+            # the server dies at start-up: preload what fiu-run would, after it.
+            r = subprocess.run(["fiu-run", "-n", "-x", "-f", self.fifo, "true"], capture_output=True, text=True,
+                               check=True)
+            env = dict(re.findall(r'^(\w+)="([^"]*)"', r.stdout, re.M))
+            s.wrapper = []
+            s.env_extra.update(env)
+            s.env_extra["LD_PRELOAD"] = " ".join([asan] + env["LD_PRELOAD"].split())
         s.env_extra["ASAN_OPTIONS"] = "abort_on_error=0:detect_leaks=1:verify_asan_link_order=0"
         s.start()
         return s

@@ -272,6 +272,23 @@ class Gen(E2ETestCase):
         self.assertEqual({4.2, 17.5}, set(sorted(lengths, key=lengths.get)[-2:]))
         self.assertAlmostEqual(status["available"] / 30000.0, 0.85, delta=0.02)
 
+    def test_without_the_csv_the_compiled_in_table_gives_the_same_bytes(self):
+        a, b = self.out("csv"), self.out("builtin")
+        run_gen("--out", a, "--scale", "0.001", "--seed", "5")
+        env = {k: v for k, v in os.environ.items() if k != "FREIGHT_DATA"}
+        # From a folder with no data/ (and a binary whose ../data may not exist either).
+        r = subprocess.run([freight_bin(), "gen", "--out", b, "--scale", "0.001", "--seed", "5"], cwd=self.tmp,
+                           env=env, capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for name in FILES:
+            self.assertTrue(self.read(a, name) == self.read(b, name), "%s differs" % name)
+        # A FREIGHT_DATA that points nowhere is an error, not a silent fallback.
+        env["FREIGHT_DATA"] = self.out("nowhere")
+        r = subprocess.run([freight_bin(), "gen", "--out", self.out("c"), "--scale", "0.001"], cwd=self.tmp, env=env,
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("cannot open the city list", r.stderr)
+
     def test_start_moves_every_timestamp(self):
         d = self.out("s")
         T = 1900000000

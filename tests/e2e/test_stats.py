@@ -233,8 +233,9 @@ class OpenData(E2ETestCase):
     def test_csv_publishes_only_cells_of_k_or_more(self):
         s = self.start_server("--opendata-min-k", "2", "--rate-limit", "0", start=False)
         ds = os.path.join(s.base_dir, "dataset")
-        subprocess.run([freight_bin(), "gen", "--scale", "0.002", "--seed", "11", "--out", ds], check=True,
-                       capture_output=True, timeout=120)
+        r = subprocess.run([freight_bin(), "gen", "--scale", "0.002", "--seed", "11", "--out", ds],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
         r = subprocess.run([freight_bin(), "import", "--data-dir", s.data_dir, ds], capture_output=True, text=True,
                            timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr)
