@@ -19,10 +19,9 @@ static FILE *open_default(char *used, size_t usedsz)
     char exe[PATH_MAX];
     ssize_t n;
     FILE *f;
-    if (env) {
+    if (env) { /* asked for: that file or an error, never another one */
         snprintf(used, usedsz, "%s/cn_cities.csv", env);
-        if ((f = fopen(used, "r")))
-            return f;
+        return fopen(used, "r");
     }
     n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n > 0) {

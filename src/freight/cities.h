@@ -21,9 +21,10 @@ typedef struct fn_cities {
     double *cum;         /* cumulative population share, for sampling */
 } fn_cities;
 
-/* Loads the CSV from path, or when path is NULL from $FREIGHT_DATA/cn_cities.csv
- * or <dir of this executable>/../data/cn_cities.csv, and when none of those
- * exists (and FREIGHT_DATA is unset) from the table compiled into the binary.
+/* Loads the CSV from path; when path is NULL, from $FREIGHT_DATA/cn_cities.csv
+ * when FREIGHT_DATA is set (that file or an error), else from
+ * <dir of this executable>/../data/cn_cities.csv or ./data/cn_cities.csv,
+ * else from the table compiled into the binary (the same rows).
  * Returns 0 or -1 with a message on stderr. */
 int fn_cities_load(fn_cities *c, const char *path);
 void fn_cities_free(fn_cities *c);
