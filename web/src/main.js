@@ -98,7 +98,7 @@ function drawPoints(cities) {
 
 // A line chart of days x series; null values break the line.
 function lineChart(box, days, series, fmt) {
-  const W = 600, H = 150, L = 52, R = 10, T = 10, B = 24;
+  const W = 600, H = 150, L = 52, R = 22, T = 10, B = 24;
   const svg = el('svg', { viewBox: `0 0 ${W} ${H}` });
   const vals = series.flatMap((s) => s.values.filter((v) => v != null));
   const max = vals.length ? Math.max(...vals) * 1.1 || 1 : 1;
@@ -140,7 +140,7 @@ function lineChart(box, days, series, fmt) {
 }
 
 function barChart(box, days, series) {
-  const W = 600, H = 150, L = 52, R = 10, T = 10, B = 24;
+  const W = 600, H = 150, L = 52, R = 22, T = 10, B = 24;
   const svg = el('svg', { viewBox: `0 0 ${W} ${H}` });
   const max = Math.max(1, ...series.flatMap((s) => s.values)) * 1.1;
   const slot = (W - L - R) / days.length, bw = Math.max(2, (slot - 4) / series.length);
