@@ -88,8 +88,12 @@ function drawPoints(cities) {
   };
   pointsG.onmouseleave = () => { tip.hidden = true; };
   // The biggest cities get a name.
-  for (const c of sorted.slice(0, 8)) {
+  const placed = [];
+  for (const c of sorted) {
+    if (placed.length === 8) break;
     const p = projection([c.lon, c.lat]);
+    if (!p || placed.some((q) => Math.abs(q[0] - p[0]) < 70 && Math.abs(q[1] - p[1]) < 16)) continue;
+    placed.push(p);
     pointsG.appendChild(el('text', { x: (p[0] + 6).toFixed(1), y: (p[1] - 6).toFixed(1), class: 'city-label' }, c.name));
   }
 }
@@ -107,7 +111,7 @@ function lineChart(box, days, series, fmt) {
   for (let g = 0; g <= 4; g++) {
     const v = (max * g) / 4;
     svg.appendChild(el('line', { x1: L, x2: W - R, y1: y(v), y2: y(v), class: 'gridline' }));
-    svg.appendChild(el('text', { x: L - 6, y: y(v) + 4, class: 'axis', 'text-anchor': 'end' }, fmt(v, true)));
+    if (vals.length) svg.appendChild(el('text', { x: L - 6, y: y(v) + 4, class: 'axis', 'text-anchor': 'end' }, fmt(v, true)));
   }
   days.forEach((d, i) => {
     if (i % 3 === (days.length - 1) % 3)
