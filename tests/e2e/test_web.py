@@ -9,10 +9,11 @@ least k loads, and nothing that names a member.  The page itself in a
 browser: tests/web/dashboard.test.mjs (make web-test)."""
 import http.client
 import os
+import shutil
 import subprocess
 import time
 
-from harness import E2ETestCase, freight_bin
+from harness import E2ETestCase, freight_bin, freightd_bin
 from test_stats import haversine, province_of, quantile
 
 
@@ -116,6 +117,34 @@ class StaticFiles(E2ETestCase):
         self.assertTrue(r.header("Content-Type").startswith("text/html"))
         self.assertIn("make web", r.body)
         self.assertStatus(s.get("/assets/app-1.js"), 404, "not_found")
+
+
+class DefaultWebDir(E2ETestCase):
+    def test_web_dist_beside_the_binary_is_served_without_web_dir(self):
+        """Without --web-dir, <exe dir>/../web/dist (what `make web` builds for bin/freightd)."""
+        base = self.start_server(start=False).base_dir
+        exe = os.path.join(base, "tree", "bin", "freightd")
+        os.makedirs(os.path.dirname(exe))
+        shutil.copy(freightd_bin(), exe)
+        saved = os.environ.get("FREIGHTD_BIN")
+        os.environ["FREIGHTD_BIN"] = exe
+        try:
+            s = self.start_server()  # no index.html yet: the placeholder
+            self.assertIn("make web", s.get("/").body)
+            s.stop()
+            os.makedirs(os.path.join(base, "tree", "web", "dist", "assets"))
+            with open(os.path.join(base, "tree", "web", "dist", "index.html"), "w") as f:
+                f.write("<!doctype html><title>built dashboard</title>")
+            with open(os.path.join(base, "tree", "web", "dist", "assets", "a.css"), "w") as f:
+                f.write("p{}")
+            s.start()
+            self.assertEqual(s.get("/").body, "<!doctype html><title>built dashboard</title>")
+            self.assertEqual(s.get("/assets/a.css").body, "p{}")
+        finally:
+            if saved is None:
+                del os.environ["FREIGHTD_BIN"]
+            else:
+                os.environ["FREIGHTD_BIN"] = saved
 
 
 class PublicDashboard(E2ETestCase):
