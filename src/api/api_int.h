@@ -6,6 +6,7 @@
 #define FN_API_INT_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "api/api.h"
@@ -21,6 +22,10 @@ struct fn_api {
     fn_http *http;
     fn_metrics *metrics;
     fn_ratelimit *rl;
+    /* GET /v1/public/dashboard's last answer, reused for a second (h_web.c) */
+    pthread_mutex_t dash_mu;
+    fn_buf dash_body;
+    uint64_t dash_ns;
 };
 
 /* One request in flight. */

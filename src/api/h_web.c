@@ -185,7 +185,36 @@ static void day_str(int64_t day, char out[16])
     strftime(out, 16, "%Y-%m-%d", &tm);
 }
 
+/* The answer is built at most once a second and shared: the page refreshes
+ * every 10 s, and a public route has no token to rate-limit, so a flood of
+ * viewers costs a copy each, not a rebuild. */
+#define DASH_TTL_NS 1000000000ull
+
+static void dashboard_build(fn_call *c);
+
 void fn_h_public_dashboard(fn_call *c)
+{
+    fn_api *a = c->api;
+    uint64_t now = fn_mono_ns();
+    pthread_mutex_lock(&a->dash_mu);
+    if (!a->dash_body.len || now - a->dash_ns >= DASH_TTL_NS) {
+        dashboard_build(c);
+        fn_buf_reset(&a->dash_body);
+        if (c->resp->status == 200 && fn_buf_put(&a->dash_body, c->resp->body.data, c->resp->body.len) == 0)
+            a->dash_ns = now;
+        else
+            fn_buf_reset(&a->dash_body);
+        pthread_mutex_unlock(&a->dash_mu);
+        return;
+    }
+    fn_buf_reset(&c->resp->body);
+    fn_buf_put(&c->resp->body, a->dash_body.data, a->dash_body.len);
+    pthread_mutex_unlock(&a->dash_mu);
+    c->resp->status = 200;
+    c->replied = 1;
+}
+
+static void dashboard_build(fn_call *c)
 {
     size_t k = c->api->cfg.opendata_min_k ? c->api->cfg.opendata_min_k : 10;
     int64_t now = fn_now_s();

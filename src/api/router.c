@@ -66,6 +66,8 @@ fn_api *fn_api_new(fn_engine *e, const fn_api_config *cfg)
         route_names[i] = fn_routes[i].name;
     a->metrics = fn_metrics_new(fn_route_count, route_names);
     a->rl = fn_ratelimit_new(cfg->rate_per_s, cfg->rate_burst);
+    pthread_mutex_init(&a->dash_mu, NULL);
+    fn_buf_init(&a->dash_body, 0);
     return a;
 }
 
@@ -75,6 +77,8 @@ void fn_api_free(fn_api *a)
         return;
     fn_metrics_free(a->metrics);
     fn_ratelimit_free(a->rl);
+    fn_buf_free(&a->dash_body);
+    pthread_mutex_destroy(&a->dash_mu);
     free(a);
 }
 
