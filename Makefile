@@ -8,6 +8,8 @@
 #   make bench                the benchmark programs (see docs/benchmarks.md); as root it
 #                             also installs redis-server (scripts/deps.sh bench)
 #   make deps                 install the Debian packages the build needs
+#   make web                  the dashboard: npm ci in web/, then bundle into web/dist
+#   make web-test             the dashboard in headless Chromium (tests/web), part of make test
 
 CC       ?= cc
 SANITIZER ?=
@@ -42,7 +44,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BIN)/%)
 
-.PHONY: all test unit e2e bench bench-deps deps demo check sanitize clean check-deps
+.PHONY: all test unit e2e web web-test bench bench-deps deps demo check sanitize clean check-deps
 all: check-deps $(BIN)/freightd $(BIN)/freight
 
 check-deps:
@@ -87,7 +89,21 @@ unit: check-deps $(UNIT_BIN)
 e2e: all
 	FREIGHTD_BIN=$(abspath $(BIN)/freightd) FREIGHT_BIN=$(abspath $(BIN)/freight) python3 tests/e2e/run.py
 
-test: unit e2e
+test: unit e2e web-test
+
+# The dashboard (web/, docs/architecture.md#dashboard): npm packages are
+# installed at build time into web/node_modules (never committed).
+WEB_SRC := $(wildcard web/src/*) web/build.mjs web/package.json
+web/node_modules/.package-lock.json: web/package-lock.json web/package.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SRC)
+	cd web && node build.mjs
+web: web/dist/index.html
+
+# Served from web/dist by the binary under test (--web-dir).
+web-test: all web
+	FREIGHTD_BIN=$(abspath $(BIN)/freightd) FREIGHT_BIN=$(abspath $(BIN)/freight) node --test tests/web/dashboard.test.mjs
 
 bench: bench-deps all $(BENCH_BIN)
 
@@ -97,7 +113,7 @@ bench-deps:
 
 demo:
 	scripts/deps.sh
-	$(MAKE) all
+	$(MAKE) all web
 	scripts/demo.sh
 
 # Every test: release unit + end-to-end, then both again under ASan and UBSan.
@@ -112,6 +128,6 @@ sanitize:
 	$(MAKE) SANITIZER=undefined test
 
 clean:
-	rm -rf build bin
+	rm -rf build bin web/dist
 
 -include $(LIB_OBJ:.o=.d) $(D_SRC:%.c=$(BUILD)/%.d) $(CLI_SRC:%.c=$(BUILD)/%.d) $(UNIT_BIN:=.d) $(BENCH_BIN:=.d)

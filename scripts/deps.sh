@@ -10,8 +10,11 @@ set -euo pipefail
 # Build and run: compiler, make, pkg-config and the libraries (docs/dependencies.md).
 # libglpk-dev is for one unit test only (the exact dispatch reference);
 # fiu-utils and faketime for the fault tests only (tests/e2e/test_faults.py).
+# nodejs and npm build the dashboard (make web); chromium and a CJK font run
+# its browser test (tests/web).
 pkgs=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libsodium-dev libzstd-dev
-      libcmocka-dev libglpk-dev python3 curl fiu-utils faketime)
+      libcmocka-dev libglpk-dev python3 curl fiu-utils faketime
+      nodejs npm chromium fonts-wqy-microhei)
 not_root_status=1
 if [ "${1:-}" = bench ]; then
     pkgs=(redis-server)
@@ -20,6 +23,8 @@ fi
 
 missing=()
 for p in "${pkgs[@]}"; do
+    # A nodejs that bundles npm (not Debian's build) conflicts with Debian's npm.
+    [ "$p" = npm ] && command -v npm >/dev/null && continue
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

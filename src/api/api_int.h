@@ -6,6 +6,7 @@
 #define FN_API_INT_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "api/api.h"
@@ -21,6 +22,10 @@ struct fn_api {
     fn_http *http;
     fn_metrics *metrics;
     fn_ratelimit *rl;
+    /* GET /v1/public/dashboard's last answer, reused for a second (h_web.c) */
+    pthread_mutex_t dash_mu;
+    fn_buf dash_body;
+    uint64_t dash_ns;
 };
 
 /* One request in flight. */
@@ -58,7 +63,8 @@ int fn_call_parse_body(fn_call *c);
 
 typedef struct fn_route {
     const char *method;
-    const char *pattern;   /* segments; "{id}" matches a positive integer */
+    const char *pattern;   /* segments; "{id}" matches a positive integer; a final "*"
+                              matches the non-empty rest of the path */
     fn_route_fn fn;
     unsigned roles;        /* who may call it; R_PUBLIC = anyone, no token needed */
     int body;              /* BODY_NONE, BODY_JSON (parsed before the handler runs) or
@@ -173,6 +179,8 @@ void fn_h_rating(fn_call *c);
 void fn_h_healthz(fn_call *c);
 void fn_h_metrics(fn_call *c);
 void fn_h_root(fn_call *c);
+void fn_h_web_asset(fn_call *c);
+void fn_h_public_dashboard(fn_call *c);
 void fn_h_admin_snapshot(fn_call *c);
 void fn_h_admin_faults(fn_call *c);
 void fn_h_load_matches(fn_call *c);

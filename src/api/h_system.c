@@ -1,6 +1,5 @@
 /*
- * h_system.c — health, Prometheus metrics, the dashboard's page, and the
- * admin's snapshot trigger.
+ * h_system.c — health, Prometheus metrics and the admin's snapshot trigger.
  */
 #include "api/api_int.h"
 #include "common/fn.h"
@@ -101,19 +100,7 @@ void fn_h_metrics(fn_call *c)
     c->replied = 1;
 }
 
-static const char root_page[] =
-    "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>Freightnet</title></head>"
-    "<body><h1>Freightnet 货运网</h1><p>freightd is running. The API is under <code>/v1/</code>; "
-    "health at <a href=\"/healthz\">/healthz</a>, metrics at <a href=\"/metrics\">/metrics</a>.</p></body></html>";
-
-void fn_h_root(fn_call *c)
-{
-    fn_buf_reset(&c->resp->body);
-    fn_buf_put(&c->resp->body, root_page, sizeof(root_page) - 1);
-    c->resp->status = 200;
-    c->resp->content_type = "text/html; charset=utf-8";
-    c->replied = 1;
-}
+/* GET / (the dashboard) is in h_web.c. */
 
 void fn_h_admin_snapshot(fn_call *c)
 {

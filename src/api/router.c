@@ -20,6 +20,8 @@ const fn_route fn_routes[] = {
     {"GET",    "/healthz",                      fn_h_healthz,          R_PUBLIC,                       BODY_NONE, "healthz"},
     {"GET",    "/metrics",                      fn_h_metrics,          R_PUBLIC,                       BODY_NONE, "metrics"},
     {"GET",    "/",                             fn_h_root,             R_PUBLIC,                       BODY_NONE, "dashboard"},
+    {"GET",    "/assets/*",                     fn_h_web_asset,        R_PUBLIC,                       BODY_NONE, "dashboard_assets"},
+    {"GET",    "/v1/public/dashboard",          fn_h_public_dashboard, R_PUBLIC,                       BODY_NONE, "public_dashboard"},
     {"POST",   "/v1/companies",                 fn_h_company_create,   R_ADMIN,                        BODY_JSON, "companies_create"},
     {"GET",    "/v1/companies/{id}",            fn_h_company_get,      R_ADMIN | R_COMPANY,            BODY_NONE, "companies_get"},
     {"POST",   "/v1/drivers",                   fn_h_driver_create,    R_ADMIN,                        BODY_JSON, "drivers_create"},
@@ -64,6 +66,8 @@ fn_api *fn_api_new(fn_engine *e, const fn_api_config *cfg)
         route_names[i] = fn_routes[i].name;
     a->metrics = fn_metrics_new(fn_route_count, route_names);
     a->rl = fn_ratelimit_new(cfg->rate_per_s, cfg->rate_burst);
+    pthread_mutex_init(&a->dash_mu, NULL);
+    fn_buf_init(&a->dash_body, 0);
     return a;
 }
 
@@ -73,6 +77,8 @@ void fn_api_free(fn_api *a)
         return;
     fn_metrics_free(a->metrics);
     fn_ratelimit_free(a->rl);
+    fn_buf_free(&a->dash_body);
+    pthread_mutex_destroy(&a->dash_mu);
     free(a);
 }
 
@@ -110,6 +116,8 @@ static int match(const char *pattern, const char *path, uint64_t *id)
             path += n;
             continue;
         }
+        if (pattern[0] == '*' && pattern[1] == '\0')
+            return 1; /* the rest of the path, non-empty (the loop runs only while path has more) */
         if (*pattern != *path)
             return 0;
         pattern++;

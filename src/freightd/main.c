@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct opt {
     const char *name;  /* --name */
@@ -40,7 +41,7 @@ static opt opts[] = {
     {"area", "FREIGHTD_AREA", "18,54,73,135", "service area: lat_min,lat_max,lon_min,lon_max", NULL},
     {"grid-cell-deg", "FREIGHTD_GRID_CELL_DEG", "0.2", "spatial index top cell size in degrees (dense cells split 4 x 4)", NULL},
     {"snapshot-every-mb", "FREIGHTD_SNAPSHOT_EVERY_MB", "256", "snapshot after this many MB of log (0 = only on request)", NULL},
-    {"web-dir", "FREIGHTD_WEB_DIR", "", "directory of dashboard files to serve at /", NULL},
+    {"web-dir", "FREIGHTD_WEB_DIR", "", "directory of dashboard files to serve at / (default <exe dir>/../web/dist)", NULL},
     {"fault-injection", "FREIGHTD_FAULT_INJECTION", "0", "1 enables POST /v1/admin/faults (tests only)", NULL},
     {"opendata-min-k", "FREIGHTD_OPENDATA_MIN_K", "10", "least loads a published open-data cell holds (k may not go lower)", NULL},
 };
@@ -51,6 +52,27 @@ static opt *find_opt(const char *name)
         if (strcmp(opts[i].name, name) == 0)
             return &opts[i];
     return NULL;
+}
+
+/* <exe dir>/../web/dist, where `make web` builds the dashboard for
+ * bin/freightd, when it holds an index.html; NULL otherwise (GET / then
+ * says how to build it). */
+static const char *default_web_dir(char *out, size_t n)
+{
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    char *slash;
+    if (len <= 0)
+        return NULL;
+    exe[len] = '\0';
+    if (!(slash = strrchr(exe, '/')))
+        return NULL;
+    *slash = '\0';
+    if ((size_t)snprintf(out, n, "%s/../web/dist", exe) >= n)
+        return NULL;
+    if ((size_t)snprintf(exe, sizeof(exe), "%s/index.html", out) >= sizeof(exe) || access(exe, R_OK) != 0)
+        return NULL;
+    return out;
 }
 
 static void usage(FILE *f)
@@ -87,6 +109,7 @@ int main(int argc, char **argv)
     fn_http *http = NULL;
     fn_api *api = NULL;
     char err[512] = {0};
+    char web_dir[PATH_MAX];
     double threads, fault, min_k, max_body, max_conn, idle, deadline, rate, burst, depth, snap_mb;
     int port = 0, sig;
     sigset_t set;
@@ -151,7 +174,7 @@ int main(int argc, char **argv)
     ac.max_json_depth = (unsigned)depth;
     ac.fault_injection = fault > 0;
     ac.opendata_min_k = (unsigned)min_k;
-    ac.web_dir = *find_opt("web-dir")->value ? find_opt("web-dir")->value : NULL;
+    ac.web_dir = *find_opt("web-dir")->value ? find_opt("web-dir")->value : default_web_dir(web_dir, sizeof(web_dir));
     api = fn_api_new(engine, &ac);
     hc.listen = find_opt("listen")->value;
     hc.threads = (unsigned)threads;

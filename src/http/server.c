@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -168,6 +169,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, fn_http_resp *resp)
 {
     struct MHD_Response *r;
     enum MHD_Result ok;
+    int cache_set = 0;
     r = MHD_create_response_from_buffer(resp->body.len, resp->body.data, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         fn_buf_free(&resp->body);
@@ -176,9 +178,13 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, fn_http_resp *resp)
     resp->body.data = NULL; /* now libmicrohttpd's */
     MHD_add_response_header(r, "Content-Type", resp->content_type ? resp->content_type : "application/json; charset=utf-8");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    for (int i = 0; i < resp->n_extra; i++)
+    for (int i = 0; i < resp->n_extra; i++) {
         MHD_add_response_header(r, resp->extra_headers[i][0], resp->extra_headers[i][1]);
+        if (strcasecmp(resp->extra_headers[i][0], "Cache-Control") == 0)
+            cache_set = 1;
+    }
+    if (!cache_set) /* API answers are never cached; the dashboard's files say their own */
+        MHD_add_response_header(r, "Cache-Control", "no-store");
     ok = MHD_queue_response(c, (unsigned)resp->status, r);
     MHD_destroy_response(r);
     return ok;

@@ -25,6 +25,9 @@ CONTRACT = {
     ("GET", "/metrics"): "public",
     ("GET", "/"): "public",
     ("GET", "/v1/opendata/lanes.csv"): "public",
+    # Extensions (docs/api.md#the-dashboard): the dashboard's files and its public aggregate.
+    ("GET", "/assets/*"): "public",
+    ("GET", "/v1/public/dashboard"): "public",
     ("POST", "/v1/companies"): {"admin"},
     ("GET", "/v1/companies/{id}"): {"admin", "company"},
     ("POST", "/v1/drivers"): {"admin"},
