@@ -674,7 +674,8 @@ size_t fn_an_cells_closed(const fn_an *a, int64_t now_s, uint64_t k, fn_an_cell 
             lane_split(c->lane, &e->origin, &e->dest, &e->type);
             quant(&c->qs, &e->price);
         }
-        qsort(v + start, n - start, sizeof(*v), cmp_cell_lane);
+        if (n > start) /* v is NULL while nothing is kept, and qsort's base must not be */
+            qsort(v + start, n - start, sizeof(*v), cmp_cell_lane);
     }
     *out = v;
     return n;
